@@ -1,0 +1,1 @@
+//! The Fledge sandbox cluster. Arrives with the sandbox issue.

@@ -1,0 +1,1 @@
+//! Webhooks, gates and notifications for a rollout. Arrives with the webhooks issue.
