@@ -122,7 +122,7 @@ pub struct LokiSource {
 pub struct LatencyLimit {
     /// Which percentile is limited, in (0, 100] (default 99).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1.0, max = 100.0))]
+    #[schemars(range(min = 0.0, max = 100.0))]
     pub percentile: Option<f64>,
     /// The largest passing latency at that percentile, in milliseconds.
     #[schemars(range(min = 0.0))]

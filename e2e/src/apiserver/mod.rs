@@ -1,0 +1,4 @@
+//! The sandbox's Kubernetes API server.
+
+pub mod patch;
+pub mod schema;

@@ -1,0 +1,1 @@
+//! Patching objects: JSON merge patch, JSON patch, strategic merge patch and server-side apply. Pure.

@@ -1,0 +1,1 @@
+//! OpenAPI v3 schemas of custom resources: validation, pruning, printer-column tables. Pure.

@@ -1,0 +1,1 @@
+//! The simulated Istio mesh: load generators, routing, per-version behaviour, metrics and access logs.

@@ -1,0 +1,1 @@
+//! The simulated kube-controller-manager and kubelet: Deployments get Pods that become ready.
