@@ -4,5 +4,7 @@
 //! VirtualServices Fledge writes and reports it as Istio metrics and Envoy access logs.
 
 pub mod apiserver;
+pub mod kubeconfig;
+pub mod time;
 pub mod mesh;
 pub mod workloads;

@@ -1,13 +1,53 @@
-//! `fledge-sandbox`: a one-process Kubernetes API server with a Deployment simulator and an
-//! Istio mesh, for the demo and the end-to-end tests. Until it lands, it says what it will be.
+//! `fledge-sandbox`: a one-process Kubernetes cluster with an Istio mesh, for trying Fledge
+//! without a cluster and for the end-to-end tests.
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "fledge-sandbox is not built yet. It will start a Kubernetes API server on 127.0.0.1 that\n\
-         kubectl and the fledge controller talk to, simulate Deployments, Pods and an Istio mesh\n\
-         with traffic, Istio metrics and Envoy access logs, and run the Fledge demo.\n\
-         Until then, `cargo run --bin fledge -- crds` prints the CRDs and\n\
-         `cargo run --bin fledge -- validate examples/*.yaml` checks manifests."
-    );
-    std::process::ExitCode::from(2)
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fledge_e2e::apiserver::{self, Cluster};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// A Kubernetes API server, Deployment simulator and Istio mesh in one process.
+#[derive(Parser, Debug)]
+#[command(name = "fledge-sandbox", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the sandbox and serve until Ctrl-C, for kubectl and the controller.
+    Serve {
+        /// Port of the API server on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Where to write the kubeconfig (default: a file in the temporary directory).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    match Cli::parse().command {
+        Command::Serve { port, kubeconfig } => serve(port, kubeconfig).await,
+    }
+}
+
+async fn serve(port: u16, kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
+    let cluster = Cluster::new();
+    let running = apiserver::serve(cluster, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await
+        .with_context(|| format!("starting the API server on 127.0.0.1:{port}"))?;
+    let path = kubeconfig
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("fledge-sandbox-{}.kubeconfig", running.addr.port())));
+    fledge_e2e::kubeconfig::write(&path, &running.url()).with_context(|| format!("writing {}", path.display()))?;
+    println!("kubeconfig: {}", path.display());
+    println!("api: {}", running.url());
+    println!("metrics: {}/metrics", running.url());
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    running.stop().await;
+    Ok(())
 }

@@ -1,4 +1,135 @@
-//! The sandbox's Kubernetes API server.
+//! The sandbox's Kubernetes API server: the REST API over HTTP on 127.0.0.1 that kube-rs and
+//! kubectl use unmodified, backed by an in-memory store. It can be stopped and started again
+//! on the same port keeping its state, and told to fail a share of requests.
 
+mod admission;
+pub mod convert;
+pub mod discovery;
+pub mod errors;
+pub mod faults;
+mod handlers;
+mod lifecycle;
+pub mod objects;
+pub mod openapi;
 pub mod patch;
+mod patching;
+pub mod registry;
+pub mod request;
 pub mod schema;
+pub mod store;
+mod tables;
+pub mod watch;
+
+use axum::Router;
+use faults::Faults;
+use registry::Registry;
+use serde_json::json;
+use std::net::SocketAddr;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The state behind the API: objects, served types, injected faults. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    /// Every object.
+    pub store: Store,
+    /// Every served type.
+    pub registry: Registry,
+    /// Failures to inject into API requests.
+    pub faults: Faults,
+    /// Bumped when a server stops, so its open watches end.
+    pub stops: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cluster {
+    /// A cluster with the namespaces every cluster has.
+    pub fn new() -> Self {
+        let cluster = Self {
+            store: Store::new(),
+            registry: Registry::new(),
+            faults: Faults::default(),
+            stops: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+        };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            cluster.create_namespace(ns);
+        }
+        cluster
+    }
+
+    /// Creates a namespace if it does not exist.
+    pub fn create_namespace(&self, name: &str) {
+        let Some(rt) = self.registry.get("", "v1", "namespaces") else { return };
+        let key = objects::key(&rt, None, name);
+        let body =
+            json!({"metadata": {"name": name}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
+        let _ = self.store.write::<()>(&key, |current, _| {
+            if current.is_some() {
+                return Ok(None);
+            }
+            let mut object = objects::prepare_create(&rt, None, body).map_err(|_| ())?;
+            object["status"] = json!({"phase": "Active"});
+            Ok(Some(object))
+        });
+    }
+}
+
+/// A running API server.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    stops: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    task: JoinHandle<()>,
+    gc: JoinHandle<()>,
+}
+
+impl Running {
+    /// The base URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving (open watches end); the cluster's state stays for a later start.
+    pub async fn stop(mut self) {
+        self.stops.send_modify(|n| *n += 1);
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.gc.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Serves the cluster on `addr` (port 0 picks a free one) until stopped.
+pub async fn serve(cluster: Cluster, addr: SocketAddr) -> std::io::Result<Running> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = Router::new().fallback(handlers::handle).with_state(cluster.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "sandbox API server stopped");
+        }
+    });
+    let store = cluster.store.clone();
+    let gc = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            tick.tick().await;
+            objects::sweep(&store);
+        }
+    });
+    Ok(Running { addr, shutdown: Some(tx), stops: cluster.stops.clone(), task, gc })
+}
