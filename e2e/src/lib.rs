@@ -5,6 +5,7 @@
 
 pub mod apiserver;
 pub mod kubeconfig;
-pub mod time;
 pub mod mesh;
+pub mod sandbox;
+pub mod time;
 pub mod workloads;

@@ -3,8 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fledge_e2e::apiserver::{self, Cluster};
-use std::net::{Ipv4Addr, SocketAddr};
+use fledge_e2e::sandbox::{Options, Sandbox};
 use std::path::PathBuf;
 
 /// A Kubernetes API server, Deployment simulator and Istio mesh in one process.
@@ -37,17 +36,13 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(port: u16, kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
-    let cluster = Cluster::new();
-    let running = apiserver::serve(cluster, SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    let sandbox = Sandbox::start(Options { port, kubeconfig, ..Options::default() })
         .await
-        .with_context(|| format!("starting the API server on 127.0.0.1:{port}"))?;
-    let path = kubeconfig
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("fledge-sandbox-{}.kubeconfig", running.addr.port())));
-    fledge_e2e::kubeconfig::write(&path, &running.url()).with_context(|| format!("writing {}", path.display()))?;
-    println!("kubeconfig: {}", path.display());
-    println!("api: {}", running.url());
-    println!("metrics: {}/metrics", running.url());
+        .with_context(|| format!("starting the sandbox on 127.0.0.1:{port}"))?;
+    println!("kubeconfig: {}", sandbox.kubeconfig().display());
+    println!("api: {}", sandbox.url());
+    println!("metrics: {}/metrics", sandbox.url());
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    running.stop().await;
+    sandbox.stop().await;
     Ok(())
 }

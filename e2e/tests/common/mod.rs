@@ -1,0 +1,101 @@
+//! What every end-to-end test needs: a sandbox, kubectl pointed at it, a kube client.
+
+#![allow(dead_code)]
+
+use fledge_e2e::sandbox::{Options, Sandbox};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// A started sandbox with its own kubeconfig file.
+pub async fn sandbox() -> Sandbox {
+    let dir = std::env::temp_dir().join(format!("fledge-e2e-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Sandbox::start(Options { kubeconfig: Some(dir.join("kubeconfig")), ..Options::default() }).await.unwrap()
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    h.finish()
+}
+
+/// What kubectl printed.
+#[derive(Debug)]
+pub struct Output {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real kubectl against the sandbox, feeding `stdin` when given.
+pub async fn kubectl(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = tokio::process::Command::new("kubectl");
+    command
+        .args(args)
+        .env("KUBECONFIG", sandbox.kubeconfig())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("kubectl is installed");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("kubectl finished")
+        .unwrap();
+    Output {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Like [`kubectl`], failing the test when kubectl fails.
+pub async fn kubectl_ok(sandbox: &Sandbox, args: &[&str], stdin: Option<&str>) -> String {
+    let out = kubectl(sandbox, args, stdin).await;
+    assert!(out.ok, "kubectl {args:?} failed:\n{}\n{}", out.stdout, out.stderr);
+    out.stdout
+}
+
+/// A kube client for the sandbox, configured as the controller configures it.
+pub async fn client(sandbox: &Sandbox) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(sandbox.kubeconfig()).unwrap();
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Installs the Fledge CRDs with `kubectl apply --server-side`, as the README says.
+pub async fn install_crds(sandbox: &Sandbox) {
+    let crds = fledge_crds::generate::all_yaml();
+    kubectl_ok(sandbox, &["apply", "--server-side", "-f", "-"], Some(&crds)).await;
+}
+
+/// Polls `check` every 50 ms until it returns Some, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
