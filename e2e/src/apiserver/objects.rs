@@ -256,25 +256,37 @@ pub enum Propagation {
     Orphan,
 }
 
+/// The finalizer the garbage collector puts on an owner deleted in the foreground.
+pub const FOREGROUND: &str = "foregroundDeletion";
+
 /// Deletes an object as Kubernetes does: with finalizers it only gets a deletionTimestamp;
-/// without, it is removed and its dependents are garbage collected. Returns the object as it
-/// was last stored.
+/// without, it is removed and its dependents are garbage collected. Foreground deletion holds
+/// the owner (finalizer `foregroundDeletion`) until its dependents are gone. Returns the
+/// object as it was last stored.
 pub fn delete(store: &Store, key: &Key, propagation: Propagation) -> Option<Arc<Value>> {
     let current = store.get(key)?;
-    if has_finalizers(&current) || (propagation == Propagation::Foreground && has_dependents(store, &current)) {
+    let foreground = propagation == Propagation::Foreground && has_dependents(store, &current);
+    if has_finalizers(&current) || foreground {
         let now = now_rfc3339();
         let result = store.write::<()>(key, |cur, _| {
             let Some(cur) = cur else { return Ok(None) };
-            if cur.pointer("/metadata/deletionTimestamp").is_some() {
-                return Ok(None);
-            }
             let mut next = cur.clone();
             let m = meta(&mut next);
-            m.insert("deletionTimestamp".into(), json!(now));
-            m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            if !m.contains_key("deletionTimestamp") {
+                m.insert("deletionTimestamp".into(), json!(now));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            if foreground {
+                let finalizers = m.entry("finalizers").or_insert_with(|| json!([]));
+                if let Some(list) = finalizers.as_array_mut()
+                    && !list.iter().any(|f| f == FOREGROUND)
+                {
+                    list.push(json!(FOREGROUND));
+                }
+            }
             Ok(Some(next))
         });
-        if propagation == Propagation::Foreground {
+        if foreground {
             collect_dependents(store, &current, Propagation::Foreground);
         }
         return result.ok().flatten();
@@ -284,12 +296,29 @@ pub fn delete(store: &Store, key: &Key, propagation: Propagation) -> Option<Arc<
     Some(gone)
 }
 
-/// Removes an object whose deletion waited on finalizers once the last one is gone.
+/// Finishes a deletion that waited: drops `foregroundDeletion` once the dependents are gone,
+/// and removes the object once no finalizer is left.
 pub fn finish_deletion_if_due(store: &Store, key: &Key) {
+    let Some(current) = store.get(key) else { return };
+    if current.pointer("/metadata/deletionTimestamp").is_none() {
+        return;
+    }
+    let waits_in_foreground = current
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| f.iter().any(|f| f == FOREGROUND));
+    if waits_in_foreground && !has_dependents(store, &current) {
+        let _ = store.write::<()>(key, |cur, _| {
+            let Some(cur) = cur else { return Ok(None) };
+            let mut next = cur.clone();
+            if let Some(list) = next.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+                list.retain(|f| f != FOREGROUND);
+            }
+            Ok(Some(next))
+        });
+    }
     if let Some(current) = store.get(key)
-        && current.pointer("/metadata/deletionTimestamp").is_some()
         && !has_finalizers(&current)
-        && !has_dependents(store, &current)
         && let Some(gone) = store.remove(key)
     {
         collect_dependents(store, &gone, Propagation::Background);
