@@ -6,6 +6,7 @@
 pub mod apiserver;
 pub mod kubeconfig;
 pub mod mesh;
+pub mod prometheus;
 pub mod sandbox;
 pub mod time;
 pub mod workloads;

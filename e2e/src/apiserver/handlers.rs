@@ -90,7 +90,7 @@ async fn resource(
     match (method, target.name.is_some(), sub) {
         (Method::GET, false, None) if flag(query, "watch") => watch(cluster, &target, query),
         (Method::GET, false, None) => list(cluster, &target, query, headers),
-        (Method::GET, true, None | Some("status")) => get(cluster, &target, headers),
+        (Method::GET, true, None | Some("status")) => get(cluster, &target, query, headers),
         (Method::GET, true, Some("scale")) => scale_get(cluster, &target),
         (Method::GET, true, Some("log")) if target.rt.log => logs(cluster, &target, query).await,
         (Method::POST, false, None) => create(cluster, &target, query, &parse_body(&body, headers)?),
@@ -152,12 +152,23 @@ fn ensure_namespace(cluster: &Cluster, target: &Target) -> Result<(), ApiError> 
     }
 }
 
-fn get(cluster: &Cluster, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
+fn include_object(query: &HashMap<String, String>) -> Result<super::schema::IncludeObject, ApiError> {
+    super::schema::IncludeObject::parse(query.get("includeObject").map(String::as_str)).map_err(ApiError::bad_request)
+}
+
+fn get(
+    cluster: &Cluster,
+    target: &Target,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     let key = objects::key(&target.rt, target.namespace.as_deref(), name);
     let object = cluster.store.get(&key).ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), name))?;
     if wants_table(headers) {
-        return Ok(ok(&super::tables::table_for(&target.rt, &[served(&target.rt, &object)], now_unix())));
+        let table =
+            super::tables::table_for(&target.rt, &[served(&target.rt, &object)], now_unix(), include_object(query)?);
+        return Ok(ok(&table));
     }
     Ok(ok(&served(&target.rt, &object)))
 }
@@ -200,7 +211,7 @@ fn list(
         metadata["remainingItemCount"] = json!(total - offset - limit);
     }
     if wants_table(headers) {
-        let mut table = super::tables::table_for(&target.rt, &items, now_unix());
+        let mut table = super::tables::table_for(&target.rt, &items, now_unix(), include_object(query)?);
         table["metadata"] = metadata;
         return Ok(ok(&table));
     }
@@ -346,7 +357,7 @@ fn patch(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let kind = super::patching::PatchKind::from_content_type(&content_type)
+    let kind = super::patching::kind_from_content_type(&content_type)
         .ok_or_else(|| ApiError::unsupported_media_type(&content_type))?;
     let patch_body = parse_body(body, headers)?;
     if target.sub.as_deref() == Some("scale") {
@@ -362,8 +373,8 @@ fn patch(
         // Server-side apply of an object that does not exist creates it.
         ensure_namespace(cluster, target)?;
         let applied = convert::to_storage(&target.rt, patch_body.clone());
-        let mut object = objects::prepare_create(&target.rt, target.namespace.as_deref(), applied.clone())?;
-        object = super::patching::apply_new(&target.rt, object, &applied, &manager)?;
+        let owned = super::patching::apply_new(&target.rt, &applied, &manager)?;
+        let object = objects::prepare_create(&target.rt, target.namespace.as_deref(), owned)?;
         let (object, warnings) = admit(target, None, object, query, &manager, "Apply")?;
         let object = super::lifecycle::on_create(cluster, &target.rt, object)?;
         if dry {
@@ -385,7 +396,9 @@ fn patch(
     let stored = cluster.store.write(&key, |current, _| {
         let current = current.ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
         let served_current = served(&target.rt, current);
-        let patched = super::patching::patch(&target.rt, &served_current, kind, &patch_body, &manager, force)?;
+        let subresource = target.sub.as_deref().filter(|s| *s == "status");
+        let patched =
+            super::patching::patch(&target.rt, &served_current, kind, &patch_body, &manager, force, subresource)?;
         let patched = convert::to_storage(&target.rt, patched);
         let next = objects::merge_update(&target.rt, current, patched, part_of(target))?;
         let operation = if is_apply { "Apply" } else { "Update" };

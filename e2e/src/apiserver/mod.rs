@@ -109,19 +109,33 @@ impl Running {
     }
 }
 
-/// Serves the cluster on `addr` (port 0 picks a free one) until stopped.
+/// Serves the cluster on `addr` (port 0 picks a free one) until stopped. Stopping cuts every
+/// open connection, as a crashed API server would, so clients see the outage.
 pub async fn serve(cluster: Cluster, addr: SocketAddr) -> std::io::Result<Running> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = Router::new().fallback(handlers::handle).with_state(cluster.clone());
-    let (tx, rx) = oneshot::channel::<()>();
+    let (tx, mut rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let server = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "sandbox API server stopped");
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                    connections.spawn(async move {
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                        if let Err(e) = builder.serve_connection_with_upgrades(io, service).await {
+                            tracing::debug!(error = %e, "sandbox API connection ended");
+                        }
+                    });
+                }
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                _ = &mut rx => break,
+            }
         }
+        connections.abort_all();
     });
     let store = cluster.store.clone();
     let gc = tokio::spawn(async move {

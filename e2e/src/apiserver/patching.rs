@@ -1,71 +1,100 @@
-//! The API server's use of the patch module: which patch a request carries, and applying it.
+//! The API server's use of the patch module: which list keys a type merges by, and each kind
+//! of PATCH turned into the object to store, with errors as the server answers them.
 
 use super::errors::ApiError;
+use super::patch::{
+    self, ApplyError, BuiltinListKeys, ListKeys, PatchError, SchemaListKeys, apply_subresource, record_update,
+};
 use super::registry::ResourceType;
 use serde_json::Value;
 
-/// The kinds of PATCH.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PatchKind {
-    Json,
-    Merge,
-    Strategic,
-    Apply,
+pub use super::patch::PatchKind;
+
+/// The patch kind a request's content type selects.
+pub fn kind_from_content_type(content_type: &str) -> Option<PatchKind> {
+    patch::apply_patch_type_from_content_type(content_type)
 }
 
-impl PatchKind {
-    /// From the request's content type.
-    pub fn from_content_type(content_type: &str) -> Option<Self> {
-        let ct = content_type.split(';').next().unwrap_or_default().trim();
-        match ct {
-            "application/json-patch+json" => Some(Self::Json),
-            "application/merge-patch+json" => Some(Self::Merge),
-            "application/strategic-merge-patch+json" => Some(Self::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => Some(Self::Apply),
-            _ => None,
-        }
+fn keys(rt: &ResourceType) -> Box<dyn ListKeys> {
+    match &rt.schema {
+        Some(schema) if rt.custom => Box::new(SchemaListKeys::new(schema.clone()).with_status_subresource(rt.status)),
+        _ => Box::new(BuiltinListKeys::new(rt.kind.clone())),
     }
 }
 
-/// Applies a patch to an object that is not a stored resource (a Scale).
+fn patch_error(e: PatchError) -> ApiError {
+    match e {
+        PatchError::BadRequest(message) => ApiError::bad_request(message),
+        PatchError::Unprocessable(message) => ApiError { code: 422, reason: "Invalid", message, details: None },
+    }
+}
+
+fn apply_error(e: ApplyError) -> ApiError {
+    match e {
+        ApplyError::Conflicts(conflicts) => {
+            let causes = match conflicts.causes() {
+                Value::Array(causes) => causes,
+                other => vec![other],
+            };
+            ApiError::apply_conflict(conflicts.message(), causes)
+        }
+        ApplyError::Invalid(message) => ApiError { code: 422, reason: "Invalid", message, details: None },
+    }
+}
+
+/// Applies a patch to an object that is not stored as such (a Scale).
 pub fn patch_plain(object: &Value, kind: PatchKind, body: &Value) -> Result<Value, ApiError> {
-    let mut out = object.clone();
     match kind {
-        PatchKind::Json => {
-            let p: json_patch::Patch =
-                serde_json::from_value(body.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            json_patch::patch(&mut out, &p).map_err(|e| ApiError::invalid("", "", e.to_string(), vec![]))?;
+        PatchKind::Json => patch::json_patch(object, body).map_err(patch_error),
+        _ => {
+            let mut out = object.clone();
+            patch::json_merge_patch(&mut out, body);
+            Ok(out)
         }
-        _ => json_patch::merge(&mut out, body),
     }
-    Ok(out)
 }
 
-/// Applies a patch to a stored object.
+/// Applies a patch to a stored object (as served); server-side apply also updates its managed
+/// fields.
 pub fn patch(
-    _rt: &ResourceType,
+    rt: &ResourceType,
     current: &Value,
     kind: PatchKind,
     body: &Value,
-    _manager: &str,
-    _force: bool,
+    manager: &str,
+    force: bool,
+    subresource: Option<&str>,
 ) -> Result<Value, ApiError> {
-    patch_plain(current, kind, body)
+    match kind {
+        PatchKind::Strategic if rt.custom => Err(ApiError::unsupported_media_type(
+            "application/strategic-merge-patch+json (custom resources take merge, JSON and apply patches)",
+        )),
+        PatchKind::Strategic => patch::strategic_merge_patch(current, body, keys(rt).as_ref()).map_err(patch_error),
+        PatchKind::Apply => {
+            let now = super::objects::now_rfc3339();
+            apply_subresource(Some(current), body, manager, subresource, force, keys(rt).as_ref(), &now)
+                .map_err(apply_error)
+        }
+        PatchKind::Json | PatchKind::Merge => patch_plain(current, kind, body),
+    }
 }
 
-/// Server-side apply that creates the object.
-pub fn apply_new(_rt: &ResourceType, object: Value, _applied: &Value, _manager: &str) -> Result<Value, ApiError> {
-    Ok(object)
+/// Server-side apply of an object that does not exist yet: the object to create, owned by
+/// `manager`.
+pub fn apply_new(rt: &ResourceType, applied: &Value, manager: &str) -> Result<Value, ApiError> {
+    let now = super::objects::now_rfc3339();
+    apply_subresource(None, applied, manager, None, false, keys(rt).as_ref(), &now).map_err(apply_error)
 }
 
-/// Records managed fields of a write.
+/// Records the managed fields of a write that is not an apply.
 pub fn record(
-    _rt: &ResourceType,
-    _old: Option<&Value>,
+    rt: &ResourceType,
+    old: Option<&Value>,
     object: Value,
-    _manager: &str,
-    _operation: &str,
-    _subresource: Option<&str>,
+    manager: &str,
+    operation: &str,
+    subresource: Option<&str>,
 ) -> Value {
-    object
+    let now = super::objects::now_rfc3339();
+    record_update(old, &object, manager, operation, subresource, keys(rt).as_ref(), &now)
 }

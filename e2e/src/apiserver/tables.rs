@@ -1,20 +1,16 @@
-//! Server-side printing: the `Table` kubectl asks for with `as=Table`.
+//! Server-side printing: the `Table` kubectl asks for with `as=Table`, from a CRD's printer
+//! columns or a built-in kind's columns.
 
 use super::registry::ResourceType;
-use serde_json::{Value, json};
+use super::schema::{self, IncludeObject, PrinterColumn};
+use serde_json::Value;
 
 /// A Table of objects of one type.
-pub fn table_for(_rt: &ResourceType, objects: &[Value], _now: i64) -> Value {
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|o| json!({"cells": [o["metadata"]["name"], ""], "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}}))
-        .collect();
-    json!({
-        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
-        "columnDefinitions": [
-            {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0},
-            {"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0},
-        ],
-        "rows": rows,
-    })
+pub fn table_for(rt: &ResourceType, objects: &[Value], now: i64, include: IncludeObject) -> Value {
+    if rt.custom {
+        let columns: Vec<PrinterColumn> = rt.printer_columns.iter().filter_map(PrinterColumn::from_value).collect();
+        schema::table(&columns, objects, now, include)
+    } else {
+        schema::builtin_table(&rt.kind, objects, now, include)
+    }
 }

@@ -1,1 +1,55 @@
 //! The simulated Istio mesh: load generators, routing, per-version behaviour, metrics and access logs.
+//!
+//! Everything here is pure: a caller hands in a [`Snapshot`] of the cluster's objects, a clock value and an
+//! RNG, and gets back what happened (log lines, an [`Outcome`]), while [`Mesh`] accumulates the Istio
+//! metrics. Nothing does I/O or awaits, so the integration loop decides when time passes.
+//!
+//! How it fits together, per request: [`load`] turns annotated pods into requests, [`router`] routes each
+//! one the way an Istio sidecar does (host → Service → VirtualService → destination → endpoint pod),
+//! [`behaviour`] lets the chosen pod answer, and [`telemetry`] and [`access_log`] report it the way the
+//! sidecars would. [`sim`] drives that for a slice of time.
+
+pub mod access_log;
+pub mod annotations;
+pub mod behaviour;
+pub mod cluster;
+mod exchange;
+pub mod flags;
+pub mod load;
+mod matching;
+pub mod retries;
+pub mod router;
+pub mod sim;
+pub mod telemetry;
+pub mod time_format;
+pub mod workload;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
+pub use access_log::Format as AccessLogFormat;
+pub use annotations::AnnotationError;
+pub use behaviour::Behaviour;
+pub use load::LoadSpec;
+pub use router::{Request, RouteTable, SendError};
+pub use sim::{LogLine, Mesh, Mirrored, Outcome, PodRef};
+pub use telemetry::Metrics;
+pub use workload::Workload;
+
+use fledge_crds::istio::VirtualService;
+use k8s_openapi::api::core::v1::{Pod, Service};
+
+/// The objects of the cluster the mesh reads, as they are at one moment.
+///
+/// Istio's control plane sees Pods, Services and VirtualServices of every namespace; the mesh sees the same.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Every Pod, load generators and servers alike.
+    pub pods: Vec<Pod>,
+    /// Every Service.
+    pub services: Vec<Service>,
+    /// Every VirtualService (`networking.istio.io`).
+    pub virtual_services: Vec<VirtualService>,
+}
