@@ -3,6 +3,7 @@
 
 use crate::apiserver::{self, Cluster, Running, objects};
 use crate::workloads::{self, Action, Settings};
+use rand::SeedableRng;
 use serde_json::Value;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -19,13 +20,22 @@ pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     /// How the simulated workloads behave.
     pub workloads: Settings,
-    /// How often the simulated controllers run.
+    /// How often the simulated controllers and the mesh run.
     pub tick: Duration,
+    /// Serve VirtualServices and DestinationRules from simple built-in definitions (any
+    /// fields); tests that want Istio's own schemas apply Istio's CRDs over them.
+    pub builtin_istio_crds: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { port: 0, kubeconfig: None, workloads: Settings::default(), tick: Duration::from_millis(100) }
+        Self {
+            port: 0,
+            kubeconfig: None,
+            workloads: Settings::default(),
+            tick: Duration::from_millis(100),
+            builtin_istio_crds: true,
+        }
     }
 }
 
@@ -52,7 +62,13 @@ impl Sandbox {
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join(format!("fledge-sandbox-{}.kubeconfig", addr.port())));
         crate::kubeconfig::write(&kubeconfig, &server.url())?;
-        let loops = vec![tokio::spawn(run_workloads(cluster.clone(), options.workloads, options.tick))];
+        if options.builtin_istio_crds {
+            install_builtin_istio_crds(&cluster);
+        }
+        let loops = vec![
+            tokio::spawn(run_workloads(cluster.clone(), options.workloads, options.tick)),
+            tokio::spawn(run_mesh(cluster.clone(), options.tick)),
+        ];
         Ok(Self { cluster, kubeconfig, server: Some(server), addr, loops })
     }
 
@@ -153,4 +169,82 @@ fn set_status(cluster: &Cluster, key: &apiserver::store::Key, status: Value) {
             next
         }))
     });
+}
+
+/// A CustomResourceDefinition of an Istio kind that accepts any spec, served at Istio's
+/// versions with v1 stored.
+fn builtin_istio_crd(kind: &str, plural: &str, short: &str) -> Value {
+    let version = |name: &str| {
+        serde_json::json!({
+            "name": name, "served": true, "storage": name == "v1",
+            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            }}},
+            "subresources": {"status": {}},
+        })
+    };
+    serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.networking.istio.io"), "labels": {"app.kubernetes.io/part-of": "fledge-sandbox"}},
+        "spec": {
+            "group": "networking.istio.io",
+            "names": {"kind": kind, "plural": plural, "singular": kind.to_lowercase(), "shortNames": [short], "categories": ["istio-io", "networking-istio-io"], "listKind": format!("{kind}List")},
+            "scope": "Namespaced",
+            "versions": [version("v1"), version("v1beta1"), version("v1alpha3")],
+        },
+    })
+}
+
+fn install_builtin_istio_crds(cluster: &Cluster) {
+    let Some(rt) = cluster.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions") else { return };
+    for (kind, plural, short) in
+        [("VirtualService", "virtualservices", "vs"), ("DestinationRule", "destinationrules", "dr")]
+    {
+        let crd = builtin_istio_crd(kind, plural, short);
+        let Ok(object) = objects::prepare_create(&rt, None, crd) else { continue };
+        let Ok(object) = apiserver::lifecycle_on_create(cluster, &rt, object) else { continue };
+        let key = objects::key(&rt, None, objects::name_of(&object).unwrap_or_default());
+        if let Ok(Some(stored)) = cluster.store.write::<()>(&key, |current, _| Ok(current.is_none().then_some(object)))
+        {
+            cluster.registry.sync_crd(&stored, true);
+        }
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(cluster: &Cluster, group: &str, resource: &str) -> Vec<T> {
+    cluster
+        .store
+        .list(group, resource, None)
+        .0
+        .iter()
+        .filter_map(|o| serde_json::from_value((**o).clone()).ok())
+        .collect()
+}
+
+/// The mesh: every tick, the load generators' requests of the elapsed time are routed, served,
+/// counted in the metrics and written to the serving pods' istio-proxy logs.
+async fn run_mesh(cluster: Cluster, tick: Duration) {
+    let mut interval = tokio::time::interval(tick);
+    let mut last = SystemTime::now();
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    loop {
+        interval.tick().await;
+        let now = SystemTime::now();
+        let snapshot = crate::mesh::Snapshot {
+            pods: typed(&cluster, "", "pods"),
+            services: typed(&cluster, "", "services"),
+            virtual_services: typed(&cluster, "networking.istio.io", "virtualservices"),
+        };
+        let lines = cluster.mesh.lock().unwrap_or_else(|e| e.into_inner()).tick(&snapshot, last, now, &mut rng);
+        last = now;
+        let mut by_container: std::collections::BTreeMap<(String, String, String), Vec<(SystemTime, String)>> =
+            Default::default();
+        for line in lines {
+            by_container.entry((line.namespace, line.pod, line.container)).or_default().push((line.time, line.line));
+        }
+        for ((namespace, pod, container), lines) in by_container {
+            cluster.store.append_logs(&namespace, &pod, &container, lines);
+        }
+    }
 }

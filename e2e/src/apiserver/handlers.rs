@@ -47,6 +47,11 @@ pub async fn handle(
     let result = match (method.clone(), path) {
         (Method::GET, "/version") => Ok(ok(&discovery::version())),
         (Method::GET, "/healthz" | "/livez" | "/readyz") => Ok((StatusCode::OK, "ok").into_response()),
+        (Method::GET, "/metrics") => {
+            // The mesh's Istio metrics, for Prometheus to scrape.
+            let text = cluster.mesh.lock().unwrap_or_else(|e| e.into_inner()).metrics().render();
+            Ok((StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], text).into_response())
+        }
         (Method::GET, "/api") => Ok(ok(&discovery::core_versions())),
         (Method::GET, "/apis") => Ok(ok(&discovery::groups(&cluster.registry))),
         (Method::GET, p) if p.starts_with("/openapi/") => openapi::serve(&cluster.registry, p).map(|v| ok(&v)),

@@ -41,6 +41,8 @@ pub struct Cluster {
     pub faults: Faults,
     /// Bumped when a server stops, so its open watches end.
     pub stops: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// The simulated mesh, whose metrics `/metrics` serves.
+    pub mesh: std::sync::Arc<std::sync::Mutex<crate::mesh::Mesh>>,
 }
 
 impl Default for Cluster {
@@ -57,6 +59,7 @@ impl Cluster {
             registry: Registry::new(),
             faults: Faults::default(),
             stops: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            mesh: Default::default(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             cluster.create_namespace(ns);
@@ -79,6 +82,16 @@ impl Cluster {
             Ok(Some(object))
         });
     }
+}
+
+/// What the control plane does with a new object of a kind (a CRD gets its status), for
+/// objects the sandbox creates itself.
+pub fn lifecycle_on_create(
+    cluster: &Cluster,
+    rt: &registry::ResourceType,
+    object: serde_json::Value,
+) -> Result<serde_json::Value, errors::ApiError> {
+    lifecycle::on_create(cluster, rt, object)
 }
 
 /// A running API server.
