@@ -67,7 +67,7 @@ async fn value(prometheus: &Prometheus, query: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_measures_the_configured_error_rate_and_the_weighted_split() {
     let sb = sandbox().await;
-    let prometheus = Prometheus::start(&sb.url().trim_start_matches("http://").to_owned()).await.unwrap();
+    let prometheus = Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
     // Two versions behind one host, split 90/10 by a VirtualService; the canary fails 8%.
     let manifests = [
