@@ -18,7 +18,7 @@ async fn crds_and_every_example_apply_server_side() {
     install_crds(&sb).await;
     let crds = kubectl_ok(&sb, &["get", "crd", "-o", "name"], None).await;
     assert_eq!(
-        crds.lines().collect::<Vec<_>>(),
+        crds.lines().filter(|l| l.ends_with(".fledge.dev")).collect::<Vec<_>>(),
         [
             "customresourcedefinition.apiextensions.k8s.io/alertproviders.fledge.dev",
             "customresourcedefinition.apiextensions.k8s.io/canaries.fledge.dev",
@@ -232,4 +232,227 @@ async fn deployments_get_ready_pods_and_scale() {
     assert!(pods.lines().all(|p| p.starts_with(&format!("pod/podinfo-{template_hash}-"))), "{pods}");
     kubectl_ok(&sb, &["scale", "deployment/podinfo", "-n", "test", "--replicas=0"], None).await;
     kubectl_ok(&sb, &["wait", "pods", "-n", "test", "-l", "app=podinfo", "--for=delete", "--timeout=20s"], None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_refuses_bad_canaries_with_the_servers_words() {
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let canary = |analysis: &str| {
+        format!(
+            "apiVersion: fledge.dev/v1beta1\nkind: Canary\nmetadata: {{name: podinfo, namespace: test}}\nspec:\n  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}\n  service: {{port: 9898}}\n  analysis: {analysis}\n"
+        )
+    };
+    let out = kubectl(&sb, &["apply", "-f", "-"], Some(&canary("{interval: 1m, stepWeight: 150}"))).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains(
+            "The Canary \"podinfo\" is invalid: spec.analysis.stepWeight: Invalid value: 150: spec.analysis.stepWeight in body should be less than or equal to 100"
+        ),
+        "{}",
+        out.stderr
+    );
+    // A CEL rule of the CRD.
+    let out = kubectl(&sb, &["apply", "-f", "-"], Some(&canary("{interval: 1m, maxWeight: 50}"))).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("set stepWeight, stepWeights (weighted canary) or iterations (A/B testing, blue/green)"),
+        "{}",
+        out.stderr
+    );
+    // kubectl asks for strict field validation: an unknown field is refused and named.
+    let out = kubectl(&sb, &["apply", "-f", "-"], Some(&canary("{interval: 1m, stepWeight: 10, stepweight: 5}"))).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("unknown field \"spec.analysis.stepweight\""), "{}", out.stderr);
+    // The same with --validate=false is pruned instead.
+    kubectl_ok(
+        &sb,
+        &["apply", "--validate=false", "-f", "-"],
+        Some(&canary("{interval: 1m, stepWeight: 10, stepweight: 5}")),
+    )
+    .await;
+    let stored =
+        kubectl_ok(&sb, &["get", "canary", "podinfo", "-n", "test", "-o", "jsonpath={.spec.analysis}"], None).await;
+    assert_eq!(json(&stored), serde_json::json!({"interval": "1m", "stepWeight": 10}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_prints_the_printer_columns() {
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    kubectl_ok(
+        &sb,
+        &["apply", "--server-side", "-f", root().join("examples/podinfo-canary.yaml").to_str().unwrap()],
+        None,
+    )
+    .await;
+    kubectl_ok(
+        &sb,
+        &[
+            "patch",
+            "canary",
+            "podinfo",
+            "-n",
+            "test",
+            "--subresource=status",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"status":{"phase":"Progressing","canaryWeight":20,"failedChecks":1}}"#,
+        ],
+        None,
+    )
+    .await;
+    let table = kubectl_ok(&sb, &["get", "canaries", "-n", "test"], None).await;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["NAME", "STATUS", "WEIGHT", "LASTTRANSITIONTIME"]);
+    assert_eq!(rows[1][..3], ["podinfo", "Progressing", "20"]);
+    let wide = kubectl_ok(&sb, &["get", "canaries", "-n", "test", "-o", "wide"], None).await;
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "STATUS",
+            "WEIGHT",
+            "SUSPENDED",
+            "FAILEDCHECKS",
+            "INTERVAL",
+            "MIRROR",
+            "STEPWEIGHT",
+            "STEPWEIGHTS",
+            "MAXWEIGHT",
+            "LASTTRANSITIONTIME"
+        ]
+    );
+    // Columns are read by position: an unset value (Suspended) prints as an empty cell.
+    let header_line = wide.lines().next().unwrap();
+    let row = wide.lines().nth(1).unwrap();
+    let cell = |name: &str| {
+        let start = header_line.find(name).unwrap();
+        row[start..].split_whitespace().next().unwrap_or_default().to_owned()
+    };
+    assert_eq!(cell("FAILEDCHECKS"), "1");
+    assert_eq!(cell("INTERVAL"), "1m");
+    assert_eq!(cell("STEPWEIGHT"), "10");
+    assert_eq!(cell("MAXWEIGHT"), "50");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_apply_and_set_image_merge_containers_by_name() {
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let example = root().join("examples/podinfo-canary.yaml");
+    kubectl_ok(&sb, &["apply", "-f", example.to_str().unwrap()], None).await;
+    kubectl_ok(
+        &sb,
+        &["set", "image", "deployment/podinfo", "-n", "test", "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1"],
+        None,
+    )
+    .await;
+    let container = json(
+        &kubectl_ok(
+            &sb,
+            &["get", "deployment", "podinfo", "-n", "test", "-o", "jsonpath={.spec.template.spec.containers[0]}"],
+            None,
+        )
+        .await,
+    );
+    assert_eq!(container["image"], "ghcr.io/stefanprodan/podinfo:6.0.1");
+    assert_eq!(
+        container["ports"][0]["containerPort"], 9898,
+        "a strategic merge by name keeps the other fields: {container}"
+    );
+    assert!(container.get("livenessProbe").is_some());
+    // Applying the file again is a three-way merge: the image goes back, nothing else moves.
+    let out = kubectl_ok(&sb, &["apply", "-f", example.to_str().unwrap()], None).await;
+    assert!(out.contains("deployment.apps/podinfo configured"), "{out}");
+    assert!(out.contains("canary.fledge.dev/podinfo unchanged"), "{out}");
+    let image = kubectl_ok(
+        &sb,
+        &["get", "deployment", "podinfo", "-n", "test", "-o", "jsonpath={.spec.template.spec.containers[0].image}"],
+        None,
+    )
+    .await;
+    assert_eq!(image, "ghcr.io/stefanprodan/podinfo:6.0.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_tracks_managers_and_reports_conflicts() {
+    let sb = sandbox().await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let cm = |v: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shared, namespace: test}}\ndata: {{v: \"{v}\"}}\n")
+    };
+    kubectl_ok(&sb, &["apply", "--server-side", "--field-manager=alice", "-f", "-"], Some(&cm("a"))).await;
+    let out = kubectl(&sb, &["apply", "--server-side", "--field-manager=bob", "-f", "-"], Some(&cm("b"))).await;
+    assert!(!out.ok);
+    assert!(out.stderr.contains("Apply failed with 1 conflict: conflict with \"alice\": .data.v"), "{}", out.stderr);
+    kubectl_ok(&sb, &["apply", "--server-side", "--field-manager=bob", "--force-conflicts", "-f", "-"], Some(&cm("b")))
+        .await;
+    let object = json(
+        &kubectl_ok(&sb, &["get", "configmap", "shared", "-n", "test", "-o", "json", "--show-managed-fields"], None)
+            .await,
+    );
+    assert_eq!(object["data"]["v"], "b");
+    let owned: std::collections::BTreeMap<&str, &Value> = object["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["manager"].as_str().unwrap(), &m["fieldsV1"]))
+        .collect();
+    // Bob took .data.v; Alice keeps the .data map she created (`f:data: {}`), as on a cluster.
+    assert_eq!(owned["bob"], &serde_json::json!({"f:data": {"f:v": {}}}));
+    assert_eq!(owned["alice"], &serde_json::json!({"f:data": {}}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn virtual_services_are_checked_against_istios_own_schema() {
+    let sb = sandbox().await;
+    let istio = root().parent().unwrap().join("shared/istio/crd-all.gen.yaml");
+    kubectl_ok(&sb, &["apply", "--server-side", "--force-conflicts", "-f", istio.to_str().unwrap()], None).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let vs = |weight: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {{name: podinfo, namespace: test}}\nspec:\n  hosts: [podinfo]\n  http:\n  - route:\n    - {{destination: {{host: podinfo-primary}}, weight: {weight}}}\n    - {{destination: {{host: podinfo-canary}}, weight: 10}}\n"
+        )
+    };
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&vs("90"))).await;
+    let out = kubectl(&sb, &["apply", "-f", "-"], Some(&vs("ninety"))).await;
+    assert!(!out.ok, "a weight that is no number is refused by Istio's schema");
+    assert!(
+        out.stderr.contains(r#"spec.http[0].route[0].weight: Invalid value: "string": spec.http[0].route[0].weight in body must be of type integer: "string""#),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_written_through_either_api_show_in_kubectl_get_events() {
+    let sb = sandbox().await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let event = r#"
+apiVersion: events.k8s.io/v1
+kind: Event
+metadata: {name: podinfo.1, namespace: test}
+eventTime: "2026-11-22T04:00:00.000000Z"
+reportingController: fledge.dev/controller
+reportingInstance: fledge-0
+action: Progressing
+reason: Synced
+type: Normal
+note: Advance podinfo.test canary weight 10
+regarding: {apiVersion: fledge.dev/v1beta1, kind: Canary, name: podinfo, namespace: test}
+"#;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(event)).await;
+    let core = json(&kubectl_ok(&sb, &["get", "events.v1.", "-n", "test", "-o", "json"], None).await);
+    let item = &core["items"][0];
+    assert_eq!(item["message"], "Advance podinfo.test canary weight 10");
+    assert_eq!(item["involvedObject"]["kind"], "Canary");
+    assert_eq!(item["reason"], "Synced");
+    let listed = kubectl_ok(&sb, &["get", "events", "-n", "test"], None).await;
+    assert!(listed.contains("Advance podinfo.test canary weight 10"), "{listed}");
 }
