@@ -162,3 +162,30 @@ async fn finalizers_hold_a_deletion_and_owners_take_dependents_along() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_fail_or_stall_a_share_of_requests() {
+    use fledge_e2e::apiserver::faults::FaultConfig;
+    let sb = sandbox().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&sb).await, "default");
+    sb.cluster.faults.set(FaultConfig { error_share: 1.0, code: 500, ..Default::default() });
+    let err = api.list(&Default::default()).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 500), "{err:?}");
+    sb.cluster.faults.set(FaultConfig { error_share: 1.0, code: 409, writes_only: true, ..Default::default() });
+    api.list(&Default::default()).await.expect("reads pass when only writes fail");
+    let err = api.create(&PostParams::default(), &config_map("x", "1")).await.unwrap_err();
+    assert!(matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"), "{err:?}");
+    sb.cluster.faults.set(FaultConfig { stall_share: 1.0, stall: Duration::from_millis(600), ..Default::default() });
+    let started = std::time::Instant::now();
+    api.list(&Default::default()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    // About half of the requests fail when half are asked to.
+    sb.cluster.faults.set(FaultConfig { error_share: 0.5, code: 500, ..Default::default() });
+    let mut failed = 0;
+    for _ in 0..200 {
+        failed += api.list(&Default::default()).await.is_err() as usize;
+    }
+    assert!((70..=130).contains(&failed), "{failed} of 200 failed");
+    sb.cluster.faults.set(FaultConfig::default());
+    api.list(&Default::default()).await.unwrap();
+}
