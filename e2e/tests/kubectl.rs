@@ -407,6 +407,14 @@ async fn server_side_apply_tracks_managers_and_reports_conflicts() {
     // Bob took .data.v; Alice keeps the .data map she created (`f:data: {}`), as on a cluster.
     assert_eq!(owned["bob"], &serde_json::json!({"f:data": {"f:v": {}}}));
     assert_eq!(owned["alice"], &serde_json::json!({"f:data": {}}));
+    // A field the only manager of it stops applying is removed.
+    let two =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: test}\ndata: {v: \"b\", w: \"x\"}\n";
+    kubectl_ok(&sb, &["apply", "--server-side", "--field-manager=bob", "-f", "-"], Some(two)).await;
+    kubectl_ok(&sb, &["apply", "--server-side", "--field-manager=bob", "-f", "-"], Some(&cm("b"))).await;
+    let data =
+        json(&kubectl_ok(&sb, &["get", "configmap", "shared", "-n", "test", "-o", "jsonpath={.data}"], None).await);
+    assert_eq!(data, serde_json::json!({"v": "b"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
