@@ -148,9 +148,12 @@ async fn finalizers_hold_a_deletion_and_owners_take_dependents_along() {
     }]);
     api.create(&pp, &dependent).await.unwrap();
 
-    api.delete("owner", &Default::default()).await.unwrap();
+    let generation = api.get("owner").await.unwrap().metadata.generation;
+    let answer = api.delete("owner", &Default::default()).await.unwrap();
+    assert!(answer.is_left(), "a deletion held by a finalizer answers with the object");
     let held = api.get("owner").await.unwrap();
     assert!(held.metadata.deletion_timestamp.is_some(), "a finalizer holds the object with a deletionTimestamp");
+    assert_eq!(held.metadata.generation, generation.map(|g| g + 1), "deletion starting bumps the generation");
     assert!(api.get_opt("dependent").await.unwrap().is_some());
 
     let patch = serde_json::json!({"metadata": {"finalizers": null}});
@@ -188,4 +191,48 @@ async fn injected_faults_fail_or_stall_a_share_of_requests() {
     assert!((70..=130).contains(&failed), "{failed} of 200 failed");
     sb.cluster.faults.set(FaultConfig::default());
     api.list(&Default::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immediate_deletion_answers_with_a_status() {
+    let sb = sandbox().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&sb).await, "default");
+    api.create(&PostParams::default(), &config_map("gone", "1")).await.unwrap();
+    let answer = api.delete("gone", &Default::default()).await.unwrap();
+    let status = answer.right().expect("a Status, as Kubernetes answers for an object removed at once");
+    assert_eq!(status.status, Some(kube::core::response::StatusSummary::Success));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_change_moves_an_object_in_and_out_of_a_selecting_reflector() {
+    let sb = sandbox().await;
+    let api: Api<ConfigMap> = Api::namespaced(client(&sb).await, "default");
+    let pp = PostParams::default();
+    let mut labelled = config_map("labelled", "1");
+    labelled.metadata.labels = Some(BTreeMap::from([("app".to_owned(), "x".to_owned())]));
+    api.create(&pp, &labelled).await.unwrap();
+    api.create(&pp, &config_map("plain", "1")).await.unwrap();
+    let (reader, writer) = reflector::store::<ConfigMap>();
+    let stream = reflector(writer, watcher(api.clone(), watcher::Config::default().labels("app=x")).default_backoff());
+    let driver = tokio::spawn(stream.for_each(|_| async {}));
+    let names = || {
+        let mut names: Vec<String> = reader.state().iter().map(|cm| cm.metadata.name.clone().unwrap()).collect();
+        names.sort();
+        names
+    };
+    eventually(Duration::from_secs(10), "the first list", || async { (names() == ["labelled"]).then_some(()) }).await;
+    let relabel = |name: &'static str, value: Option<&'static str>| {
+        let api = api.clone();
+        async move {
+            let patch = serde_json::json!({"metadata": {"labels": {"app": value}}});
+            api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+        }
+    };
+    relabel("labelled", None).await;
+    relabel("plain", Some("x")).await;
+    eventually(Duration::from_secs(10), "the reflector to follow the labels", || async {
+        (names() == ["plain"]).then_some(())
+    })
+    .await;
+    driver.abort();
 }

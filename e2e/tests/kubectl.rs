@@ -156,6 +156,23 @@ async fn get_annotate_patch_status_and_delete_behave_as_in_a_cluster() {
     assert_eq!(with_status["status"]["canaryWeight"], 10);
     assert_eq!(with_status["metadata"]["generation"], 3);
 
+    // Custom resources allow no unconditional update: a replace without resourceVersion fails.
+    let mut stale = with_status.clone();
+    stale["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+    // (kubectl replace fills in the version itself; --raw sends the body as it is.)
+    let out = kubectl(
+        &sb,
+        &["replace", "--raw", "/apis/fledge.dev/v1beta1/namespaces/test/canaries/podinfo", "-f", "-"],
+        Some(&stale.to_string()),
+    )
+    .await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"),
+        "{}",
+        out.stderr
+    );
+
     // Delete, then NotFound in the words of a real server.
     let deleted = kubectl_ok(&sb, &["delete", "canary", "podinfo", "-n", "test"], None).await;
     assert_eq!(deleted.trim(), "canary.fledge.dev \"podinfo\" deleted");

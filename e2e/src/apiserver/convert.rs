@@ -34,7 +34,9 @@ fn rename(object: Value, from_core: bool) -> Value {
 /// The stored object as served by `rt`.
 pub fn to_version(rt: &ResourceType, object: Value) -> Value {
     let mut object = if rt.group == "events.k8s.io" { rename(object, true) } else { object };
-    object["apiVersion"] = json!(rt.api_version());
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".into(), json!(rt.api_version()));
+    }
     object
 }
 
@@ -44,7 +46,8 @@ pub fn to_storage(rt: &ResourceType, object: Value) -> Value {
         return object;
     }
     let mut object = rename(object, false);
-    object["apiVersion"] = json!("v1");
+    let Some(map) = object.as_object_mut() else { return object };
+    map.insert("apiVersion".into(), json!("v1"));
     // A core Event always names when it happened.
     if object.get("lastTimestamp").is_none_or(Value::is_null)
         && let Some(time) = object.get("eventTime").cloned()

@@ -92,14 +92,28 @@ async fn resource(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let sub = target.sub.as_deref();
+    // The all-namespaces path of a namespaced kind only lists and watches.
+    if target.rt.namespaced && target.namespace.is_none() && method != Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
+    // Subresources exist only where the type declares them.
+    match sub {
+        None => {}
+        Some("status") if target.rt.status => {}
+        Some("scale") if target.rt.scale.is_some() => {}
+        Some("log") if target.rt.log => {}
+        Some(_) => return Err(ApiError::no_route()),
+    }
     match (method, target.name.is_some(), sub) {
         (Method::GET, false, None) if flag(query, "watch") => watch(cluster, &target, query),
         (Method::GET, false, None) => list(cluster, &target, query, headers),
         (Method::GET, true, None | Some("status")) => get(cluster, &target, query, headers),
         (Method::GET, true, Some("scale")) => scale_get(cluster, &target),
         (Method::GET, true, Some("log")) if target.rt.log => logs(cluster, &target, query).await,
-        (Method::POST, false, None) => create(cluster, &target, query, &parse_body(&body, headers)?),
-        (Method::PUT, true, None | Some("status")) => update(cluster, &target, query, parse_body(&body, headers)?),
+        (Method::POST, false, None) => create(cluster, &target, query, headers, &parse_body(&body, headers)?),
+        (Method::PUT, true, None | Some("status")) => {
+            update(cluster, &target, query, headers, parse_body(&body, headers)?)
+        }
         (Method::PUT, true, Some("scale")) => scale_update(cluster, &target, query, &parse_body(&body, headers)?),
         (Method::PATCH, true, None | Some("status") | Some("scale")) => patch(cluster, &target, query, headers, &body),
         (Method::DELETE, true, None) => delete(cluster, &target, query, &body),
@@ -201,20 +215,14 @@ fn list(
 ) -> Result<Response, ApiError> {
     let (labels, fields) = selected(target, query)?;
     let (items, rv) = cluster.store.list(&target.rt.storage_group(), &target.rt.plural, target.namespace.as_deref());
-    let mut items: Vec<Value> = items
+    let items: Vec<Value> = items
         .iter()
         .filter(|o| labels.matches(o.pointer("/metadata/labels").and_then(Value::as_object)) && fields.matches(o))
         .map(|o| served(&target.rt, o))
         .collect();
-    let offset: usize = query.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
-    let total = items.len();
-    items = items.into_iter().skip(offset).take(limit).collect();
-    let mut metadata = json!({"resourceVersion": rv.to_string()});
-    if offset.saturating_add(limit) < total {
-        metadata["continue"] = json!((offset + limit).to_string());
-        metadata["remainingItemCount"] = json!(total - offset - limit);
-    }
+    // `limit` is a hint a server may ignore: one consistent page at one resourceVersion is
+    // always correct, where offsets into a changing list would skip or repeat items.
+    let metadata = json!({"resourceVersion": rv.to_string()});
     if wants_table(headers) {
         let mut table = super::tables::table_for(&target.rt, &items, now_unix(), include_object(query)?);
         table["metadata"] = metadata;
@@ -293,12 +301,13 @@ fn create(
     cluster: &Cluster,
     target: &Target,
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
     body: &Value,
 ) -> Result<Response, ApiError> {
     ensure_namespace(cluster, target)?;
     let body = convert::to_storage(&target.rt, body.clone());
     let object = objects::prepare_create(&target.rt, target.namespace.as_deref(), body)?;
-    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| "unknown".into());
+    let manager = manager(query, headers);
     let (object, warnings) = admit(target, None, object, query, &manager, "Update")?;
     let object = super::lifecycle::on_create(cluster, &target.rt, object)?;
     let name = objects::name_of(&object).unwrap_or_default().to_owned();
@@ -325,11 +334,22 @@ fn update(
     cluster: &Cluster,
     target: &Target,
     query: &HashMap<String, String>,
+    headers: &HeaderMap,
     body: Value,
 ) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let key = objects::key(&target.rt, target.namespace.as_deref(), &name);
-    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| "unknown".into());
+    let manager = manager(query, headers);
+    // Custom resources (and CRDs) allow no unconditional update.
+    let unconditional = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).is_none_or(str::is_empty);
+    if unconditional && (target.rt.custom || target.rt.kind == "CustomResourceDefinition") {
+        let message = format!(
+            "{} \"{name}\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+            target.rt.qualified_kind()
+        );
+        let cause = json!({"reason": "FieldValueInvalid", "message": "Invalid value: 0x0: must be specified for an update", "field": "metadata.resourceVersion"});
+        return Err(ApiError::invalid(&target.rt.qualified_kind(), &name, message, vec![cause]));
+    }
     let body = convert::to_storage(&target.rt, body);
     let mut warnings = Vec::new();
     let dry = dry_run(query);
@@ -463,6 +483,17 @@ fn delete(
     super::lifecycle::before_delete(cluster, &target.rt, &current);
     let last = objects::delete(&cluster.store, &key, propagation(query, body)).unwrap_or(current);
     super::lifecycle::after_delete(cluster, &target.rt, &last);
+    let still_there = cluster.store.get(&key).is_some();
+    // Kubernetes answers an immediate deletion with a Status, except for the kinds whose
+    // storage returns the deleted object.
+    let returns_object =
+        target.rt.group.is_empty() && matches!(target.rt.kind.as_str(), "Pod" | "Service" | "Namespace");
+    if !still_there && !returns_object {
+        return Ok(ok(&json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": target.rt.group, "kind": target.rt.plural, "uid": last["metadata"]["uid"]},
+        })));
+    }
     Ok(ok(&served(&target.rt, &last)))
 }
 
@@ -605,7 +636,7 @@ async fn logs(cluster: &Cluster, target: &Target, query: &HashMap<String, String
     let since = query
         .get("sinceSeconds")
         .and_then(|s| s.parse::<u64>().ok())
-        .map(|s| std::time::SystemTime::now() - Duration::from_secs(s))
+        .map(|s| std::time::SystemTime::now().checked_sub(Duration::from_secs(s)).unwrap_or(std::time::UNIX_EPOCH))
         .or_else(|| query.get("sinceTime").and_then(|t| crate::time::parse(t)));
     let tail = query.get("tailLines").and_then(|t| t.parse().ok());
     let timestamps = flag(query, "timestamps");

@@ -266,34 +266,39 @@ pub const FOREGROUND: &str = "foregroundDeletion";
 pub fn delete(store: &Store, key: &Key, propagation: Propagation) -> Option<Arc<Value>> {
     let current = store.get(key)?;
     let foreground = propagation == Propagation::Foreground && has_dependents(store, &current);
-    if has_finalizers(&current) || foreground {
-        let now = now_rfc3339();
-        let result = store.write::<()>(key, |cur, _| {
-            let Some(cur) = cur else { return Ok(None) };
-            let mut next = cur.clone();
-            let m = meta(&mut next);
-            if !m.contains_key("deletionTimestamp") {
-                m.insert("deletionTimestamp".into(), json!(now));
-                m.insert("deletionGracePeriodSeconds".into(), json!(0));
-            }
-            if foreground {
-                let finalizers = m.entry("finalizers").or_insert_with(|| json!([]));
-                if let Some(list) = finalizers.as_array_mut()
-                    && !list.iter().any(|f| f == FOREGROUND)
-                {
-                    list.push(json!(FOREGROUND));
-                }
-            }
-            Ok(Some(next))
-        });
-        if foreground {
-            collect_dependents(store, &current, Propagation::Foreground);
+    let now = now_rfc3339();
+    // Whether to mark or remove is decided under the store's lock, so a finalizer added
+    // concurrently is never skipped.
+    let (last, removed) = store.delete_with(key, |cur, _| {
+        if !has_finalizers(cur) && !foreground {
+            return None;
         }
-        return result.ok().flatten();
+        let mut next = cur.clone();
+        let generation = cur.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        let m = meta(&mut next);
+        if !m.contains_key("deletionTimestamp") {
+            // Kubernetes bumps the generation when deletion starts, so controllers that
+            // filter on generation see it.
+            m.insert("deletionTimestamp".into(), json!(now));
+            m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            m.insert("generation".into(), json!(generation + 1));
+        }
+        if foreground {
+            let finalizers = m.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(list) = finalizers.as_array_mut()
+                && !list.iter().any(|f| f == FOREGROUND)
+            {
+                list.push(json!(FOREGROUND));
+            }
+        }
+        Some(next)
+    })?;
+    if removed {
+        collect_dependents(store, &last, propagation);
+    } else if foreground {
+        collect_dependents(store, &current, Propagation::Foreground);
     }
-    let gone = store.remove(key)?;
-    collect_dependents(store, &gone, propagation);
-    Some(gone)
+    Some(last)
 }
 
 /// Finishes a deletion that waited: drops `foregroundDeletion` once the dependents are gone,
@@ -303,24 +308,18 @@ pub fn finish_deletion_if_due(store: &Store, key: &Key) {
     if current.pointer("/metadata/deletionTimestamp").is_none() {
         return;
     }
-    let waits_in_foreground = current
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .is_some_and(|f| f.iter().any(|f| f == FOREGROUND));
-    if waits_in_foreground && !has_dependents(store, &current) {
-        let _ = store.write::<()>(key, |cur, _| {
-            let Some(cur) = cur else { return Ok(None) };
-            let mut next = cur.clone();
-            if let Some(list) = next.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
-                list.retain(|f| f != FOREGROUND);
-            }
-            Ok(Some(next))
-        });
-    }
-    if let Some(current) = store.get(key)
-        && !has_finalizers(&current)
-        && let Some(gone) = store.remove(key)
-    {
+    let dependents = has_dependents(store, &current);
+    let result = store.delete_with(key, |cur, _| {
+        if cur.pointer("/metadata/deletionTimestamp").is_none() {
+            return Some(cur.clone());
+        }
+        let mut next = cur.clone();
+        if !dependents && let Some(list) = next.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+            list.retain(|f| f != FOREGROUND);
+        }
+        if has_finalizers(&next) { Some(next) } else { None }
+    });
+    if let Some((gone, true)) = result {
         collect_dependents(store, &gone, Propagation::Background);
     }
 }

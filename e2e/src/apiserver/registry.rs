@@ -187,7 +187,8 @@ impl Registry {
         self.types.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 
-    /// Groups with their versions, core first, then by name; versions in the order given.
+    /// Groups with their versions, core first, then by name; versions by Kubernetes'
+    /// priority (GA before beta before alpha, higher numbers first), the preferred one first.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for t in self.all() {
@@ -195,6 +196,9 @@ impl Registry {
             if !versions.contains(&t.version) {
                 versions.push(t.version.clone());
             }
+        }
+        for versions in groups.values_mut() {
+            versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         }
         groups.into_iter().collect()
     }
@@ -243,6 +247,25 @@ impl Registry {
             types.insert((group.clone(), name, plural.clone()), t);
         }
     }
+}
+
+/// How Kubernetes ranks versions: `v2` > `v1` > `v1beta2` > `v1beta1` > `v1alpha1` > others.
+fn version_priority(version: &str) -> (u8, u32, u32) {
+    let parse = |rest: &str| -> Option<(u8, u32, u32)> {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let major: u32 = digits.parse().ok()?;
+        let tail = &rest[digits.len()..];
+        if tail.is_empty() {
+            return Some((3, major, 0));
+        }
+        for (stage, rank) in [("beta", 2), ("alpha", 1)] {
+            if let Some(n) = tail.strip_prefix(stage) {
+                return Some((rank, major, n.parse().ok()?));
+            }
+        }
+        None
+    };
+    version.strip_prefix('v').and_then(parse).unwrap_or((0, 0, 0))
 }
 
 /// The `APIResource` entry of a type for discovery.

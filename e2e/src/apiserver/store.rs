@@ -51,6 +51,9 @@ pub struct Change {
     pub key: Key,
     /// The object after the change (before, for a deletion, with the deletion's version).
     pub object: Arc<Value>,
+    /// The object before the change, None for a creation; watches with a selector need it to
+    /// tell an object leaving the selection (DELETED) from one changing within it.
+    pub prev: Option<Arc<Value>>,
 }
 
 /// How many changes the store remembers for watches that resume from a resourceVersion.
@@ -90,7 +93,10 @@ impl Default for Store {
 /// A consistent read of the store together with a subscription to every later change.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Changes after the requested version that the store still remembered.
+    /// The objects of the resource at `rv`, when the subscriber asked for the current state.
+    pub items: Vec<Arc<Value>>,
+    /// Changes after the requested version that the store still remembered (none when the
+    /// current state was asked for).
     pub backlog: Vec<Change>,
     /// Every change after `rv`.
     pub receiver: broadcast::Receiver<Change>,
@@ -162,8 +168,57 @@ impl Store {
         let new = Arc::new(new);
         inner.objects.insert(key.clone(), new.clone());
         let kind = if current.is_some() { EventType::Modified } else { EventType::Added };
-        self.record(&mut inner, Change { rv: next_rv, kind, key: key.clone(), object: new.clone() });
+        self.record(&mut inner, Change { rv: next_rv, kind, key: key.clone(), object: new.clone(), prev: current });
         Ok(Some(new))
+    }
+
+    /// Deletes under one lock: `decide` sees the current object and returns the object to
+    /// write instead (a deletion that waits, marked) or None to remove it now. Returns the
+    /// stored or removed object and whether it was removed.
+    pub fn delete_with(
+        &self,
+        key: &Key,
+        decide: impl FnOnce(&Value, u64) -> Option<Value>,
+    ) -> Option<(Arc<Value>, bool)> {
+        let mut inner = self.lock();
+        let current = inner.objects.get(key).cloned()?;
+        let next_rv = inner.rv + 1;
+        match decide(&current, next_rv) {
+            Some(mut marked) => {
+                if same_content(&current, &marked) {
+                    return Some((current, false));
+                }
+                inner.rv = next_rv;
+                set_rv(&mut marked, next_rv);
+                let marked = Arc::new(marked);
+                inner.objects.insert(key.clone(), marked.clone());
+                let change = Change {
+                    rv: next_rv,
+                    kind: EventType::Modified,
+                    key: key.clone(),
+                    object: marked.clone(),
+                    prev: Some(current),
+                };
+                self.record(&mut inner, change);
+                Some((marked, false))
+            }
+            None => {
+                inner.objects.remove(key);
+                inner.rv = next_rv;
+                let mut gone = (*current).clone();
+                set_rv(&mut gone, next_rv);
+                let gone = Arc::new(gone);
+                let change = Change {
+                    rv: next_rv,
+                    kind: EventType::Deleted,
+                    key: key.clone(),
+                    object: gone.clone(),
+                    prev: Some(current),
+                };
+                self.record(&mut inner, change);
+                Some((gone, true))
+            }
+        }
     }
 
     /// Removes an object; the deletion gets its own resourceVersion.
@@ -175,7 +230,10 @@ impl Store {
         let mut gone = (*old).clone();
         set_rv(&mut gone, rv);
         let gone = Arc::new(gone);
-        self.record(&mut inner, Change { rv, kind: EventType::Deleted, key: key.clone(), object: gone.clone() });
+        self.record(
+            &mut inner,
+            Change { rv, kind: EventType::Deleted, key: key.clone(), object: gone.clone(), prev: Some(old) },
+        );
         Some(gone)
     }
 
@@ -190,15 +248,35 @@ impl Store {
         let _ = self.changes.send(change);
     }
 
-    /// Subscribes to changes after `since`. Fails with the oldest version still known when
-    /// `since` is older than the history (the caller answers 410 Gone).
-    pub fn subscribe(&self, since: u64) -> Result<Subscription, u64> {
+    /// Subscribes to changes after `since`, or, with `since` None, to the current objects of
+    /// `(group, resource)` (in `namespace`, or all) and every change after them, read under one
+    /// lock. Fails with the oldest version still known when `since` is older than the history
+    /// (the caller answers 410 Gone).
+    pub fn subscribe(
+        &self,
+        since: Option<u64>,
+        group: &str,
+        resource: &str,
+        namespace: Option<&str>,
+    ) -> Result<Subscription, u64> {
         let inner = self.lock();
+        let receiver = self.changes.subscribe();
+        let Some(since) = since else {
+            let items = inner
+                .objects
+                .iter()
+                .filter(|(k, _)| {
+                    k.group == group && k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
+                })
+                .map(|(_, v)| v.clone())
+                .collect();
+            return Ok(Subscription { items, backlog: Vec::new(), receiver, rv: inner.rv });
+        };
         if since < inner.compacted {
             return Err(inner.compacted + 1);
         }
         let backlog = inner.history.iter().filter(|c| c.rv > since).cloned().collect();
-        Ok(Subscription { backlog, receiver: self.changes.subscribe(), rv: inner.rv })
+        Ok(Subscription { items: Vec::new(), backlog, receiver, rv: inner.rv })
     }
 
     /// Forgets every change up to the current version, so older watches get 410 Gone.
@@ -252,12 +330,15 @@ impl Store {
     }
 }
 
-/// Equal apart from the bookkeeping of managed fields (whose timestamps move on every write).
+/// Equal apart from the times in managed fields (which move on every write); a change of
+/// ownership alone is a change.
 fn same_content(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
+        if let Some(entries) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("time");
+            }
         }
         v
     };

@@ -8,7 +8,6 @@ use super::store::{Change, EventType, Store};
 use bytes::Bytes;
 use futures::Stream;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -57,64 +56,47 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
     json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta})
 }
 
-/// Starts a watch. Errors before the stream starts (a version too old) come back as Err; the
-/// caller may also send them in-stream as the real server does.
+/// Starts a watch. A version too old comes back as Err (the caller sends it in-stream, as
+/// the real server does).
 pub fn start(
     store: &Store,
     mut stopped: tokio::sync::watch::Receiver<u64>,
     req: WatchRequest,
 ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + use<>, ApiError> {
-    let from_now = req.resource_version.is_none_or(|rv| rv == 0);
-    let since = if from_now { store.rv() } else { req.resource_version.unwrap_or_default() };
-    let subscription = store
-        .subscribe(since)
-        .map_err(|oldest| ApiError::expired(format!("too old resource version: {since} ({oldest})")))?;
+    // Without a version (or 0) the watch starts from the current state, sent as ADDED events;
+    // sendInitialEvents asks for the same, then a bookmark saying the initial state is complete.
+    let initial = req.resource_version.is_none_or(|rv| rv == 0) || req.send_initial_events;
+    let since = if initial { None } else { req.resource_version };
+    let group = req.rt.storage_group();
+    let subscription = store.subscribe(since, &group, &req.rt.plural, req.namespace.as_deref()).map_err(|oldest| {
+        ApiError::expired(format!("too old resource version: {} ({oldest})", since.unwrap_or_default()))
+    })?;
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    let matches = {
-        let req = req.clone();
-        move |change: &Change| {
-            change.key.group == req.rt.storage_group()
-                && change.key.resource == req.rt.plural
-                && req.namespace.as_deref().is_none_or(|ns| change.key.namespace == ns)
-        }
-    };
-    let selected = {
-        let req = req.clone();
-        move |object: &Value| {
-            req.labels.matches(object.pointer("/metadata/labels").and_then(Value::as_object))
-                && req.fields.matches(object)
-        }
-    };
-    let store = store.clone();
     tokio::spawn(async move {
         let rt = req.rt.clone();
-        let mut last_rv = since;
-        if from_now || req.send_initial_events {
-            let (items, _) = store.list(&rt.storage_group(), &rt.plural, req.namespace.as_deref());
-            for object in items.iter().filter(|o| selected(o)) {
-                if tx.send(line("ADDED", &served_as(&rt, object))).await.is_err() {
-                    return;
-                }
-            }
-            if req.send_initial_events
-                && tx.send(line("BOOKMARK", &bookmark(&rt, subscription.rv, true))).await.is_err()
-            {
+        let selected = |object: &Value| {
+            req.labels.matches(object.pointer("/metadata/labels").and_then(Value::as_object))
+                && req.fields.matches(object)
+        };
+        let ours = |change: &Change| {
+            change.key.group == group
+                && change.key.resource == rt.plural
+                && req.namespace.as_deref().is_none_or(|ns| change.key.namespace == ns)
+        };
+        let mut last_rv = since.unwrap_or(subscription.rv);
+        for object in subscription.items.iter().filter(|o| selected(o)) {
+            if tx.send(line("ADDED", &served_as(&rt, object))).await.is_err() {
                 return;
             }
         }
+        if req.send_initial_events && tx.send(line("BOOKMARK", &bookmark(&rt, subscription.rv, true))).await.is_err() {
+            return;
+        }
         let mut receiver = subscription.receiver;
         let mut pending: std::collections::VecDeque<Change> = subscription.backlog.into();
-        let deadline = tokio::time::Instant::now() + req.timeout;
+        let deadline = tokio::time::Instant::now() + req.timeout.min(Duration::from_secs(24 * 3600));
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
-        // Which objects the watcher has seen selected, so a label change that takes an object
-        // out of the selector is sent as DELETED, as the real watch cache does. Known only when
-        // the watch started from the current state.
-        let mut visible: Option<std::collections::HashSet<(String, String)>> = None;
-        if from_now || req.send_initial_events {
-            let (items, _) = store.list(&rt.storage_group(), &rt.plural, req.namespace.as_deref());
-            visible = Some(items.iter().filter(|o| selected(o)).map(|o| ident(o)).collect());
-        }
         loop {
             let change = if let Some(c) = pending.pop_front() {
                 c
@@ -140,43 +122,28 @@ pub fn start(
                     _ = tx.closed() => return,
                 }
             };
-            last_rv = last_rv.max(change.rv);
-            if !matches(&change) {
+            if change.rv <= last_rv {
+                // Already part of the state the watcher has.
                 continue;
             }
-            let object: Arc<Value> = change.object.clone();
-            let now_selected = selected(&object);
-            let kind = match &mut visible {
-                None => now_selected.then_some(change.kind.as_str()),
-                Some(visible) => {
-                    let id = ident(&object);
-                    let was_visible = visible.contains(&id);
-                    if now_selected && change.kind != EventType::Deleted {
-                        visible.insert(id);
-                    } else {
-                        visible.remove(&id);
-                    }
-                    match (change.kind, was_visible, now_selected) {
-                        (EventType::Deleted, true, _) => Some("DELETED"),
-                        (EventType::Deleted, false, _) => None,
-                        (_, false, true) => Some("ADDED"),
-                        (_, true, true) => Some(change.kind.as_str()),
-                        (_, true, false) => Some("DELETED"),
-                        (_, false, false) => None,
-                    }
-                }
+            last_rv = change.rv;
+            if !ours(&change) {
+                continue;
+            }
+            // As the watch cache does: an object entering the selection is ADDED, one leaving
+            // it is DELETED (with its new version), changes within it keep their type.
+            let was = change.prev.as_deref().is_some_and(|p| selected(p));
+            let is = change.kind != EventType::Deleted && selected(&change.object);
+            let kind = match (was, is) {
+                (false, true) => "ADDED",
+                (true, true) => "MODIFIED",
+                (true, false) => "DELETED",
+                (false, false) => continue,
             };
-            if let Some(kind) = kind
-                && tx.send(line(kind, &served_as(&rt, &object))).await.is_err()
-            {
+            if tx.send(line(kind, &served_as(&rt, &change.object))).await.is_err() {
                 return;
             }
         }
     });
     Ok(futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok))
-}
-
-fn ident(object: &Value) -> (String, String) {
-    let get = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or_default().to_owned();
-    (get("/metadata/namespace"), get("/metadata/name"))
 }
