@@ -132,7 +132,7 @@ pub fn start(
             }
             // As the watch cache does: an object entering the selection is ADDED, one leaving
             // it is DELETED (with its new version), changes within it keep their type.
-            let was = change.prev.as_deref().is_some_and(|p| selected(p));
+            let was = change.prev.as_deref().is_some_and(&selected);
             let is = change.kind != EventType::Deleted && selected(&change.object);
             let kind = match (was, is) {
                 (false, true) => "ADDED",
