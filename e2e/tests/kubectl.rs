@@ -481,3 +481,26 @@ regarding: {apiVersion: fledge.dev/v1beta1, kind: Canary, name: podinfo, namespa
     let listed = kubectl_ok(&sb, &["get", "events", "-n", "test"], None).await;
     assert!(listed.contains("Advance podinfo.test canary weight 10"), "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_terminates_it_and_its_content() {
+    let sb = sandbox().await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let held =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: test, finalizers: [fledge.dev/test]}\n";
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(held)).await;
+    kubectl_ok(&sb, &["delete", "namespace", "test", "--wait=false"], None).await;
+    let phase = kubectl_ok(&sb, &["get", "namespace", "test", "-o", "jsonpath={.status.phase}"], None).await;
+    assert_eq!(phase, "Terminating", "a finalizer in it keeps the namespace terminating");
+    let late = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: test}\n";
+    let refused = kubectl(&sb, &["create", "-f", "-"], Some(late)).await;
+    assert!(!refused.ok);
+    assert!(refused.stderr.contains("because it is being terminated"), "{}", refused.stderr);
+    kubectl_ok(
+        &sb,
+        &["patch", "configmap", "held", "-n", "test", "--type", "merge", "-p", r#"{"metadata":{"finalizers":null}}"#],
+        None,
+    )
+    .await;
+    kubectl_ok(&sb, &["wait", "namespace/test", "--for=delete", "--timeout=20s"], None).await;
+}

@@ -105,7 +105,7 @@ async fn resource(
         Some(_) => return Err(ApiError::no_route()),
     }
     match (method, target.name.is_some(), sub) {
-        (Method::GET, false, None) if flag(query, "watch") => watch(cluster, &target, query),
+        (Method::GET, false, None) if flag(query, "watch") => watch(cluster, &target, query, headers),
         (Method::GET, false, None) => list(cluster, &target, query, headers),
         (Method::GET, true, None | Some("status")) => get(cluster, &target, query, headers),
         (Method::GET, true, Some("scale")) => scale_get(cluster, &target),
@@ -236,7 +236,12 @@ fn list(
     })))
 }
 
-fn watch(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) -> Result<Response, ApiError> {
+fn watch(
+    cluster: &Cluster,
+    target: &Target,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selected(target, query)?;
     let resource_version = match query.get("resourceVersion").map(String::as_str) {
         None | Some("") => None,
@@ -258,6 +263,7 @@ fn watch(cluster: &Cluster, target: &Target, query: &HashMap<String, String>) ->
         send_initial_events: flag(query, "sendInitialEvents"),
         bookmarks: flag(query, "allowWatchBookmarks"),
         timeout,
+        table: if wants_table(headers) { Some(include_object(query)?) } else { None },
     };
     match watch::start(&cluster.store, cluster.stops.subscribe(), request) {
         Ok(stream) => {
@@ -479,6 +485,10 @@ fn delete(
     let current = cluster.store.get(&key).ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
     if dry_run(query) {
         return Ok(ok(&served(&target.rt, &current)));
+    }
+    if target.rt.group.is_empty() && target.rt.kind == "Namespace" {
+        let marked = objects::terminate_namespace(&cluster.store, &key).unwrap_or(current);
+        return Ok(ok(&served(&target.rt, &marked)));
     }
     super::lifecycle::before_delete(cluster, &target.rt, &current);
     let last = objects::delete(&cluster.store, &key, propagation(query, body)).unwrap_or(current);

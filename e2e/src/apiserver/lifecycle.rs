@@ -3,7 +3,7 @@
 
 use super::Cluster;
 use super::errors::ApiError;
-use super::objects::{self, Propagation};
+use super::objects;
 use super::registry::ResourceType;
 use serde_json::{Value, json};
 
@@ -72,17 +72,6 @@ pub fn after_write(cluster: &Cluster, rt: &ResourceType, stored: &Value) {
 
 /// Runs before an object is deleted.
 pub fn before_delete(cluster: &Cluster, rt: &ResourceType, object: &Value) {
-    if is_namespace(rt) {
-        let namespace = objects::name_of(object).unwrap_or_default().to_owned();
-        for (key, pod) in cluster.store.snapshot() {
-            if key.namespace == namespace {
-                objects::delete(&cluster.store, &key, Propagation::Background);
-                if key.resource == "pods" {
-                    cluster.store.drop_logs(&namespace, objects::name_of(&pod).unwrap_or_default());
-                }
-            }
-        }
-    }
     if is_crd(rt) {
         let group = object.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
         let plural = object.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();

@@ -382,9 +382,50 @@ fn collect_dependents(store: &Store, owner: &Value, propagation: Propagation) {
 /// The garbage collector's pass: objects marked for deletion whose finalizers and
 /// (foreground) dependents are gone are removed.
 pub fn sweep(store: &Store) {
-    for (key, object) in store.snapshot() {
-        if object.pointer("/metadata/deletionTimestamp").is_some() {
-            finish_deletion_if_due(store, &key);
+    let snapshot = store.snapshot();
+    let pods: std::collections::HashSet<(&str, &str)> = snapshot
+        .iter()
+        .filter(|(k, _)| k.group.is_empty() && k.resource == "pods")
+        .map(|(k, _)| (k.namespace.as_str(), k.name.as_str()))
+        .collect();
+    store.retain_logs(|ns, pod| pods.contains(&(ns, pod)));
+    for (key, object) in &snapshot {
+        if object.pointer("/metadata/deletionTimestamp").is_none() {
+            continue;
+        }
+        if key.group.is_empty() && key.resource == "namespaces" {
+            // A terminating namespace goes once nothing is left in it.
+            if !snapshot.iter().any(|(k, _)| k.namespace == key.name) {
+                store.remove(key);
+            }
+            continue;
+        }
+        finish_deletion_if_due(store, key);
+    }
+}
+
+/// Starts deleting a namespace: it turns Terminating and its content is deleted; the
+/// collector removes it once it is empty. Returns it as marked.
+pub fn terminate_namespace(store: &Store, key: &Key) -> Option<Arc<Value>> {
+    let now = now_rfc3339();
+    let marked = store
+        .write::<()>(key, |cur, _| {
+            let Some(cur) = cur else { return Ok(None) };
+            let mut next = cur.clone();
+            let m = meta(&mut next);
+            if !m.contains_key("deletionTimestamp") {
+                m.insert("deletionTimestamp".into(), json!(now));
+                m.insert("deletionGracePeriodSeconds".into(), json!(0));
+            }
+            next["status"] = json!({"phase": "Terminating"});
+            Ok(Some(next))
+        })
+        .ok()
+        .flatten()?;
+    for (other, _) in store.snapshot() {
+        if other.namespace == key.name {
+            delete(store, &other, Propagation::Background);
         }
     }
+    Some(marked)
 }

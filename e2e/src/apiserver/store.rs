@@ -324,6 +324,11 @@ impl Store {
         lines
     }
 
+    /// Keeps only the logs of pods for which `alive(namespace, pod)` holds.
+    pub fn retain_logs(&self, alive: impl Fn(&str, &str) -> bool) {
+        self.lock().logs.retain(|(ns, pod, _), _| alive(ns, pod));
+    }
+
     /// Drops the logs of a pod that is gone.
     pub fn drop_logs(&self, namespace: &str, pod: &str) {
         self.lock().logs.retain(|(ns, p, _), _| !(ns == namespace && p == pod));

@@ -31,6 +31,8 @@ pub struct WatchRequest {
     pub bookmarks: bool,
     /// Close the stream after this long.
     pub timeout: Duration,
+    /// Send each object as a one-row Table (`kubectl get -w` asks with `as=Table`).
+    pub table: Option<super::schema::IncludeObject>,
 }
 
 /// How often a watch with bookmarks gets one.
@@ -42,10 +44,18 @@ fn line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(text)
 }
 
-fn served_as(rt: &ResourceType, object: &Value) -> Value {
-    let mut object = object.clone();
-    object["apiVersion"] = json!(rt.api_version());
-    super::convert::to_version(rt, object)
+fn served_as(rt: &ResourceType, object: &Value, table: Option<super::schema::IncludeObject>) -> Value {
+    let object = super::convert::to_version(rt, object.clone());
+    match table {
+        None => object,
+        Some(include) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            super::tables::table_for(rt, &[object], now, include)
+        }
+    }
 }
 
 fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Value {
@@ -85,7 +95,7 @@ pub fn start(
         };
         let mut last_rv = since.unwrap_or(subscription.rv);
         for object in subscription.items.iter().filter(|o| selected(o)) {
-            if tx.send(line("ADDED", &served_as(&rt, object))).await.is_err() {
+            if tx.send(line("ADDED", &served_as(&rt, object, req.table))).await.is_err() {
                 return;
             }
         }
@@ -140,7 +150,7 @@ pub fn start(
                 (true, false) => "DELETED",
                 (false, false) => continue,
             };
-            if tx.send(line(kind, &served_as(&rt, &change.object))).await.is_err() {
+            if tx.send(line(kind, &served_as(&rt, &change.object, req.table))).await.is_err() {
                 return;
             }
         }
