@@ -344,7 +344,6 @@ fn update(
     body: Value,
 ) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
-    let key = objects::key(&target.rt, target.namespace.as_deref(), &name);
     let manager = manager(query, headers);
     // Custom resources (and CRDs) allow no unconditional update.
     let unconditional = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).is_none_or(str::is_empty);
@@ -357,27 +356,10 @@ fn update(
         return Err(ApiError::invalid(&target.rt.qualified_kind(), &name, message, vec![cause]));
     }
     let body = convert::to_storage(&target.rt, body);
-    let mut warnings = Vec::new();
-    let dry = dry_run(query);
-    let mut preview = None;
-    let stored = cluster.store.write(&key, |current, _| {
-        let current = current.ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
+    write_existing(cluster, target, query, |current| {
         let next = objects::merge_update(&target.rt, current, body, part_of(target))?;
-        let (next, w) = admit(target, Some(current), next, query, &manager, "Update")?;
-        warnings = w;
-        if dry {
-            preview = Some(next);
-            return Ok(None);
-        }
-        Ok(Some(next))
-    })?;
-    if let Some(preview) = preview {
-        return Ok(with_warnings(ok(&served(&target.rt, &preview)), &warnings));
-    }
-    let stored = stored.ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
-    super::lifecycle::after_write(cluster, &target.rt, &stored);
-    objects::finish_deletion_if_due(&cluster.store, &key);
-    Ok(with_warnings(ok(&served(&target.rt, &stored)), &warnings))
+        admit(target, Some(current), next, query, &manager, "Update")
+    })
 }
 
 fn patch(
@@ -422,42 +404,52 @@ fn patch(
         super::lifecycle::after_write(cluster, &target.rt, &stored);
         return Ok(with_warnings(json_response(StatusCode::CREATED, &served(&target.rt, &stored)), &warnings));
     }
-    let mut warnings = Vec::new();
-    let mut preview = None;
-    let stored = cluster.store.write(&key, |current, _| {
-        let current = current.ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
+    write_existing(cluster, target, query, |current| {
         let served_current = served(&target.rt, current);
         let subresource = target.sub.as_deref().filter(|s| *s == "status");
         let patched =
             super::patching::patch(&target.rt, &served_current, kind, &patch_body, &manager, force, subresource)?;
         let patched = convert::to_storage(&target.rt, patched);
         let next = objects::merge_update(&target.rt, current, patched, part_of(target))?;
-        let operation = if is_apply { "Apply" } else { "Update" };
-        let (next, w) = if is_apply {
-            let name = objects::name_of(&next).unwrap_or_default().to_owned();
-            let mut next = next;
-            let w = super::admission::admit(
-                &target.rt,
-                &name,
-                Some(current),
-                &mut next,
-                query.get("fieldValidation").map(String::as_str),
-            )?;
-            (next, w)
-        } else {
-            admit(target, Some(current), next, query, &manager, operation)?
-        };
+        if !is_apply {
+            return admit(target, Some(current), next, query, &manager, "Update");
+        }
+        // Server-side apply has recorded its managed fields already.
+        let mut next = next;
+        let field_validation = query.get("fieldValidation").map(String::as_str);
+        let warnings = super::admission::admit(&target.rt, &name, Some(current), &mut next, field_validation)?;
+        Ok((next, warnings))
+    })
+}
+
+/// Writes an existing object through `next`, which turns the current object into the new one
+/// with the warnings for the response. A dry run answers what would be stored; a real one
+/// stores it and lets the control plane react.
+fn write_existing(
+    cluster: &Cluster,
+    target: &Target,
+    query: &HashMap<String, String>,
+    next: impl FnOnce(&Value) -> Result<(Value, Vec<String>), ApiError>,
+) -> Result<Response, ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let key = objects::key(&target.rt, target.namespace.as_deref(), &name);
+    let not_found = || ApiError::not_found(&target.rt.qualified_resource(), &name);
+    let dry = dry_run(query);
+    let mut warnings = Vec::new();
+    let mut preview = None;
+    let stored = cluster.store.write(&key, |current, _| {
+        let (object, w) = next(current.ok_or_else(not_found)?)?;
         warnings = w;
         if dry {
-            preview = Some(next);
+            preview = Some(object);
             return Ok(None);
         }
-        Ok(Some(next))
+        Ok(Some(object))
     })?;
     if let Some(preview) = preview {
         return Ok(with_warnings(ok(&served(&target.rt, &preview)), &warnings));
     }
-    let stored = stored.ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
+    let stored = stored.ok_or_else(not_found)?;
     super::lifecycle::after_write(cluster, &target.rt, &stored);
     objects::finish_deletion_if_due(&cluster.store, &key);
     Ok(with_warnings(ok(&served(&target.rt, &stored)), &warnings))
