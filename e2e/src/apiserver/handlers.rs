@@ -171,6 +171,16 @@ fn ensure_namespace(cluster: &Cluster, target: &Target) -> Result<(), ApiError> 
     }
 }
 
+/// The object a request names, its store key and name, or NotFound in the server's words.
+fn current(cluster: &Cluster, target: &Target) -> Result<(String, super::store::Key, std::sync::Arc<Value>), ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let key = objects::key(&target.rt, target.namespace.as_deref(), &name);
+    match cluster.store.get(&key) {
+        Some(object) => Ok((name, key, object)),
+        None => Err(ApiError::not_found(&target.rt.qualified_resource(), &name)),
+    }
+}
+
 fn include_object(query: &HashMap<String, String>) -> Result<super::schema::IncludeObject, ApiError> {
     super::schema::IncludeObject::parse(query.get("includeObject").map(String::as_str)).map_err(ApiError::bad_request)
 }
@@ -181,9 +191,7 @@ fn get(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let name = target.name.as_deref().unwrap_or_default();
-    let key = objects::key(&target.rt, target.namespace.as_deref(), name);
-    let object = cluster.store.get(&key).ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), name))?;
+    let (_, _, object) = current(cluster, target)?;
     if wants_table(headers) {
         let table =
             super::tables::table_for(&target.rt, &[served(&target.rt, &object)], now_unix(), include_object(query)?);
@@ -472,9 +480,7 @@ fn delete(
     query: &HashMap<String, String>,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let name = target.name.clone().unwrap_or_default();
-    let key = objects::key(&target.rt, target.namespace.as_deref(), &name);
-    let current = cluster.store.get(&key).ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), &name))?;
+    let (name, key, current) = current(cluster, target)?;
     if dry_run(query) {
         return Ok(ok(&served(&target.rt, &current)));
     }
@@ -543,9 +549,7 @@ fn scale_of(rt: &ResourceType, object: &Value) -> Result<Value, ApiError> {
 }
 
 fn scale_get(cluster: &Cluster, target: &Target) -> Result<Response, ApiError> {
-    let name = target.name.as_deref().unwrap_or_default();
-    let key = objects::key(&target.rt, target.namespace.as_deref(), name);
-    let object = cluster.store.get(&key).ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), name))?;
+    let (_, _, object) = current(cluster, target)?;
     Ok(ok(&scale_of(&target.rt, &object)?))
 }
 
@@ -603,9 +607,7 @@ fn scale_patch(
     kind: super::patching::PatchKind,
     patch_body: &Value,
 ) -> Result<Response, ApiError> {
-    let name = target.name.as_deref().unwrap_or_default();
-    let key = objects::key(&target.rt, target.namespace.as_deref(), name);
-    let object = cluster.store.get(&key).ok_or_else(|| ApiError::not_found(&target.rt.qualified_resource(), name))?;
+    let (_, _, object) = current(cluster, target)?;
     let scale = scale_of(&target.rt, &object)?;
     let patched = super::patching::patch_plain(&scale, kind, patch_body)?;
     set_replicas(cluster, target, patched.pointer("/spec/replicas").cloned().unwrap_or(json!(null)), None)

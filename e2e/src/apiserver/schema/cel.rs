@@ -89,13 +89,7 @@ fn correlate<'a>(s: &Value, item: &Value, old: &'a [Value]) -> Option<&'a Value>
     if node::text(s, "x-kubernetes-list-type") != Some("map") {
         return None;
     }
-    let keys: Vec<&str> = s
-        .get("x-kubernetes-list-map-keys")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let keys = node::list_map_keys(s);
     old.iter().find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
 }
 

@@ -102,13 +102,7 @@ fn map_duplicates(path: &str, s: &Value, list: &[Value]) -> Vec<FieldError> {
     if list.len() <= 1 {
         return Vec::new();
     }
-    let key_fields: Vec<&str> = s
-        .get("x-kubernetes-list-map-keys")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let key_fields = node::list_map_keys(s);
     let item_schema = node::items(s);
     // Keys must be scalars.
     for (i, x) in list.iter().enumerate() {

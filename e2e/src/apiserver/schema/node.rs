@@ -99,3 +99,13 @@ pub(crate) const NIL_PATH: &str = "<nil>";
 pub(crate) fn or_nil(path: &str) -> String {
     if path.is_empty() { NIL_PATH.to_string() } else { path.to_string() }
 }
+
+/// The key fields of a `map` list (`x-kubernetes-list-map-keys`).
+pub(crate) fn list_map_keys(s: &Value) -> Vec<&str> {
+    s.get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
