@@ -1,0 +1,153 @@
+//! The seam through which the lifecycle runs its checks (metrics, access logs, webhooks,
+//! gates) and tells people what happened (notifications). The lifecycle decides *when* a
+//! stage runs; implementations of these traits decide *what* runs. Does I/O (implementations).
+
+use fledge_crds::canary::{Canary, CheckKind, CheckResult, Verdict};
+use futures::future::BoxFuture;
+use k8s_openapi::jiff::Timestamp;
+use std::fmt;
+
+/// When in a rollout a set of checks runs, in Flagger's order of an analysis interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Before a new revision is scaled up (confirm-rollout gates). Not passing: phase Waiting.
+    ConfirmRollout,
+    /// Once, when the analysis of a run starts (pre-rollout hooks). Not passing: a failed check.
+    PreRollout,
+    /// Every analysis interval (rollout hooks, metrics, access logs). Not passing: a failed check.
+    Analysis,
+    /// Before each weight increase (confirm-traffic-increase gates). Not passing: hold.
+    ConfirmTrafficIncrease,
+    /// Before promotion (confirm-promotion gates). Not passing: phase WaitingPromotion.
+    ConfirmPromotion,
+}
+
+impl Stage {
+    /// The name used in logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ConfirmRollout => "confirm-rollout",
+            Self::PreRollout => "pre-rollout",
+            Self::Analysis => "analysis",
+            Self::ConfirmTrafficIncrease => "confirm-traffic-increase",
+            Self::ConfirmPromotion => "confirm-promotion",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a check implementation may look at.
+#[derive(Debug)]
+pub struct CheckContext<'a> {
+    /// The Canary, with the status as it was before this reconcile.
+    pub canary: &'a Canary,
+    /// The time of this reconcile.
+    pub now: Timestamp,
+    /// When the previous analysis step ran: the start of the window to judge.
+    pub since: Option<Timestamp>,
+}
+
+/// Runs the checks of one stage. An empty answer means there is nothing to check: the stage
+/// passes. Implementations never fail: a check that cannot run is a result with
+/// [`Verdict::Error`] and a message that says why.
+pub trait Checks: Send + Sync {
+    /// Run every check of `stage` for this canary.
+    fn run<'a>(&'a self, stage: Stage, ctx: &'a CheckContext<'a>) -> BoxFuture<'a, Vec<CheckResult>>;
+}
+
+/// A stage with nothing configured yet: analysis and webhooks plug in here.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoChecks;
+
+impl Checks for NoChecks {
+    fn run<'a>(&'a self, _stage: Stage, _ctx: &'a CheckContext<'a>) -> BoxFuture<'a, Vec<CheckResult>> {
+        Box::pin(async { Vec::new() })
+    }
+}
+
+/// Whether every result of a stage lets the rollout go on.
+pub fn all_pass(results: &[CheckResult]) -> bool {
+    results.iter().all(|r| r.verdict == Verdict::Pass)
+}
+
+/// The first result that did not pass, for messages.
+pub fn first_failure(results: &[CheckResult]) -> Option<&CheckResult> {
+    results.iter().find(|r| r.verdict != Verdict::Pass)
+}
+
+/// A sentence about a result that did not pass: `request-success-rate: 91.3 (min 99)`.
+pub fn describe(result: &CheckResult) -> String {
+    let kind = match result.kind {
+        CheckKind::Readiness => "readiness",
+        CheckKind::Metric => "metric",
+        CheckKind::AccessLog => "access log",
+        CheckKind::Webhook => "webhook",
+    };
+    match (&result.message, result.value) {
+        (Some(message), _) => format!("{kind} {}: {message}", result.name),
+        (None, Some(value)) => format!("{kind} {}: {:?} with value {value}", result.name, result.verdict),
+        (None, None) => format!("{kind} {}: {:?}", result.name, result.verdict),
+    }
+}
+
+/// Something people should be told about (the notification hook point).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// What happened.
+    pub kind: NoticeKind,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// The kinds of notice, with the severity Flagger's alert filtering uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// A new revision started its analysis.
+    Started,
+    /// A rollout waits for a gate or a person.
+    Waiting,
+    /// The new revision is now the primary.
+    Promoted,
+    /// The new revision was rolled back.
+    Failed,
+    /// Someone acted by annotation (promote, abort, retry).
+    Manual,
+    /// Something needs attention but nothing changed (a deadline passed while holding).
+    Warning,
+}
+
+impl NoticeKind {
+    /// Flagger's alert severity of this kind of notice: `info`, `warn` or `error`.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Self::Started | Self::Promoted | Self::Manual => "info",
+            Self::Waiting | Self::Warning => "warn",
+            Self::Failed => "error",
+        }
+    }
+}
+
+/// Tells people. Implementations must not fail the reconcile: they log their own errors.
+pub trait Notifier: Send + Sync {
+    /// Send one notice about a canary.
+    fn notify<'a>(&'a self, canary: &'a Canary, notice: &'a Notice) -> BoxFuture<'a, ()>;
+}
+
+/// The notification hook point before providers exist: notices go to the log.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn notify<'a>(&'a self, canary: &'a Canary, notice: &'a Notice) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let name = canary.metadata.name.as_deref().unwrap_or_default();
+            let namespace = canary.metadata.namespace.as_deref().unwrap_or_default();
+            tracing::info!(canary = name, namespace, severity = notice.kind.severity(), message = %notice.message, "notice");
+        })
+    }
+}

@@ -1,0 +1,631 @@
+//! The phases of a rollout and the moves between them, in the order of Flagger's analysis
+//! interval (see FLAGGER.md), with Fledge's differences: manual annotations act at once,
+//! deadlines hold in every phase, steps are timed from the status, and a primary that is not
+//! ready after promotion never receives the traffic. Pure.
+
+use super::conditions::{self, PROMOTED, SUSPENDED};
+use super::manual::{self, Refusal};
+use super::time::{deadline, elapsed, parse_interval, progress_since, remaining, stamp};
+use super::{Decision, Event, EventType, Input, TargetScale};
+use crate::checks::{Notice, NoticeKind, Stage, all_pass, describe, first_failure};
+use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
+use std::time::Duration;
+
+/// How often to look while waiting on pods (readiness has no watch of its own here).
+const POLL: Duration = Duration::from_secs(2);
+
+pub(super) fn decide(input: &Input<'_>) -> Decision {
+    let mut run = Run::new(input);
+    if input.spec.suspend == Some(true) {
+        run.suspended();
+    } else {
+        conditions::clear(&mut run.d.status, SUSPENDED);
+        match input.status.phase {
+            Phase::Unset | Phase::Initializing => run.initializing(),
+            Phase::Initialized | Phase::Succeeded | Phase::Failed => run.idle(),
+            Phase::Waiting => run.waiting(),
+            Phase::Progressing | Phase::WaitingPromotion => run.analysing(),
+            Phase::Promoting => run.promoting(),
+            Phase::Finalising => run.finalising(),
+            Phase::Terminating | Phase::Terminated => {}
+        }
+    }
+    run.finish()
+}
+
+/// One decision being made.
+struct Run<'i, 'a> {
+    i: &'i Input<'a>,
+    d: Decision,
+    /// Manual annotations not yet acted on or refused.
+    pending: manual::Pending,
+    /// Overrides the `Promoted` condition's reason (for example `Aborted`).
+    reason: Option<&'static str>,
+    /// Overrides the `Promoted` condition's message.
+    message: Option<String>,
+}
+
+impl<'i, 'a> Run<'i, 'a> {
+    fn new(i: &'i Input<'a>) -> Self {
+        let status = i.status.clone();
+        let d = Decision {
+            needs: None,
+            canary_weight: status.canary_weight.unwrap_or(0),
+            status,
+            ensure_objects: true,
+            promote_primary: false,
+            target: TargetScale::Keep,
+            events: Vec::new(),
+            notices: Vec::new(),
+            remove_annotations: Vec::new(),
+            requeue_after: parse_interval(i.spec),
+        };
+        Self { i, d, pending: manual::Pending::from(i.manual), reason: None, message: None }
+    }
+
+    fn id(&self) -> String {
+        format!("{}.{}", self.i.name, self.i.namespace)
+    }
+
+    fn phase(&self) -> Phase {
+        self.d.status.phase
+    }
+
+    // ---- building blocks ----
+
+    fn event(&mut self, type_: EventType, reason: &'static str, message: impl Into<String>) {
+        self.d.events.push(Event { type_, reason, message: message.into() });
+    }
+
+    fn notice(&mut self, kind: NoticeKind, message: impl Into<String>) {
+        self.d.notices.push(Notice { kind, message: message.into() });
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        if self.d.status.phase != phase {
+            self.d.status.phase = phase;
+            self.d.status.last_transition_time = Some(stamp(self.i.now));
+        }
+    }
+
+    fn set_weight(&mut self, weight: i32) {
+        self.d.canary_weight = weight;
+        self.d.status.canary_weight = Some(weight);
+    }
+
+    fn requeue(&mut self, after: Duration) {
+        self.d.requeue_after = self.d.requeue_after.min(after.max(Duration::from_millis(200)));
+    }
+
+    /// Results of a stage, or `None` after asking the reconciler to run it.
+    fn results(&mut self, stage: Stage) -> Option<&'i [CheckResult]> {
+        match self.i.results.get(&stage) {
+            Some(results) => Some(results.as_slice()),
+            None => {
+                self.d.needs = Some(stage);
+                None
+            }
+        }
+    }
+
+    fn record(&mut self, results: &[CheckResult]) {
+        let checks = self.d.status.checks.get_or_insert_with(Vec::new);
+        for r in results {
+            match checks.iter_mut().find(|c| c.name == r.name && c.kind == r.kind) {
+                Some(c) => *c = r.clone(),
+                None => checks.push(r.clone()),
+            }
+        }
+    }
+
+    fn step_due(&self) -> Option<Duration> {
+        let interval = parse_interval(self.i.spec);
+        let left =
+            self.d.status.last_step_time.as_ref().map_or(Duration::ZERO, |t| remaining(t.0, interval, self.i.now));
+        (!left.is_zero()).then_some(left)
+    }
+
+    fn stepped(&mut self) {
+        self.d.status.last_step_time = Some(stamp(self.i.now));
+        self.requeue(parse_interval(self.i.spec));
+    }
+
+    fn zero_counters(&mut self) {
+        self.d.status.failed_checks = Some(0);
+        self.d.status.iterations = Some(0);
+    }
+
+    // ---- phases ----
+
+    fn suspended(&mut self) {
+        self.d.ensure_objects = false;
+        let phase = self.phase();
+        if self.pending.abort && manual::can_abort(phase) {
+            self.pending.abort = false;
+            self.d.remove_annotations.push(fledge_crds::ANNOTATION_ABORT);
+            self.abort();
+            return;
+        }
+        let waiting = self.pending.names().join(", ");
+        let message = if waiting.is_empty() {
+            "Canary is suspended: nothing moves until spec.suspend is unset.".to_owned()
+        } else {
+            format!("Canary is suspended: nothing moves until spec.suspend is unset; {waiting} will be acted on then.")
+        };
+        conditions::set(&mut self.d.status, SUSPENDED, ConditionStatus::True, "Suspended", &message, self.i.now);
+        // Annotations other than abort wait for the resume.
+        self.pending = manual::Pending::default();
+    }
+
+    fn initializing(&mut self) {
+        self.refuse_all(|_| Refusal::NotStarted);
+        self.set_phase(Phase::Initializing);
+        self.set_weight(0);
+        self.d.promote_primary = true;
+        match &self.i.observed.primary {
+            Some(primary) if primary.ready => {
+                let o = self.i.observed;
+                self.set_phase(Phase::Initialized);
+                self.d.status.last_applied_spec = Some(o.revision.clone());
+                self.d.status.last_promoted_spec = Some(o.revision.clone());
+                self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
+                self.d.status.failed_checks = Some(0);
+                self.d.status.iterations = Some(0);
+                self.d.target = TargetScale::Zero;
+                let id = self.id();
+                self.event(EventType::Normal, "Initialized", format!("Initialization done! {id}"));
+            }
+            primary => {
+                let why = primary.as_ref().map_or_else(|| "it does not exist yet".to_owned(), |p| p.message.clone());
+                self.primary_wait(&why, primary.as_ref().is_some_and(|p| p.deadline_exceeded));
+            }
+        }
+    }
+
+    /// Waiting on the primary, past its deadline or not. Never moves traffic.
+    fn primary_wait(&mut self, why: &str, deadline_exceeded: bool) {
+        let since = self.d.status.last_transition_time.as_ref().map_or(self.i.now, |t| t.0);
+        let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
+        if deadline_exceeded || elapsed(since, self.i.now) >= deadline(self.i.spec) {
+            let message = format!(
+                "Primary {primary} is not ready after {}s ({why}); traffic stays where it is until it is.",
+                self.i.spec.progress_deadline_seconds()
+            );
+            // Said once: the event and notice go out when the message first appears.
+            let said = conditions::get(&self.d.status, PROMOTED).and_then(|c| c.message.as_deref()) == Some(&message);
+            if !said {
+                self.event(EventType::Warning, "PrimaryNotReady", message.clone());
+                self.notice(NoticeKind::Warning, message.clone());
+            }
+            self.message = Some(message);
+        } else {
+            self.message = Some(format!("Waiting for primary {primary} to be ready: {why}."));
+        }
+        self.requeue(POLL);
+    }
+
+    fn idle(&mut self) {
+        let phase = self.phase();
+        let o = self.i.observed;
+        self.d.target = TargetScale::Zero;
+        self.set_weight(0);
+        if self.pending.retry && phase == Phase::Failed {
+            self.pending.retry = false;
+            self.d.remove_annotations.push(fledge_crds::ANNOTATION_RETRY);
+            let id = self.id();
+            self.event(
+                EventType::Normal,
+                "Retry",
+                format!("Retrying the analysis of {id} as asked by {}", manual::RETRY),
+            );
+            self.notice(NoticeKind::Manual, format!("Retrying the analysis of {id}, as asked by annotation."));
+            self.start_run();
+        } else if self.d.status.last_applied_spec.as_deref() != Some(o.revision.as_str()) {
+            if self.d.status.last_promoted_spec.as_deref() == Some(o.revision.as_str()) {
+                // Back to what the primary runs: nothing to release.
+                self.d.status.last_applied_spec = Some(o.revision.clone());
+                self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
+                let id = self.id();
+                self.event(
+                    EventType::Normal,
+                    "RevisionUnchanged",
+                    format!("{id} is back to the promoted revision {}; nothing to release", o.revision),
+                );
+            } else {
+                self.new_revision();
+            }
+        }
+        if self.phase() == Phase::Progressing && self.take_promote() {
+            self.start_promotion();
+        }
+        let phase = self.phase();
+        self.refuse_all(|_| Refusal::Idle(phase));
+    }
+
+    /// A revision that is neither under analysis nor promoted: ask the confirm-rollout gates.
+    fn new_revision(&mut self) {
+        let Some(results) = self.results(Stage::ConfirmRollout) else { return };
+        self.record(results);
+        if all_pass(results) {
+            let id = self.id();
+            self.event(EventType::Normal, "NewRevision", format!("New revision detected! Scaling up {id}"));
+            self.notice(
+                NoticeKind::Started,
+                format!("New revision {} of {id} detected, starting the analysis.", self.i.observed.revision),
+            );
+            self.start_run();
+        } else {
+            let id = self.id();
+            let why = first_failure(results).map(describe).unwrap_or_default();
+            if self.phase() != Phase::Waiting {
+                self.event(EventType::Normal, "Waiting", format!("Waiting for approval of {id}: {why}"));
+                self.notice(NoticeKind::Waiting, format!("Rollout of {id} is waiting for approval: {why}"));
+            }
+            self.set_phase(Phase::Waiting);
+            self.d.target = TargetScale::Zero;
+            self.stepped();
+        }
+    }
+
+    fn start_run(&mut self) {
+        let o = self.i.observed;
+        self.set_phase(Phase::Progressing);
+        self.d.status.last_applied_spec = Some(o.revision.clone());
+        self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
+        self.zero_counters();
+        self.set_weight(0);
+        self.d.status.checks = None;
+        self.d.target = TargetScale::Up;
+        // The analysis starts one interval after the canary is scaled up, as in Flagger.
+        self.stepped();
+    }
+
+    fn waiting(&mut self) {
+        let o = self.i.observed;
+        self.d.target = TargetScale::Zero;
+        self.set_weight(0);
+        if self.take_abort() {
+            // The aborted revision is not started again by itself; retry starts it.
+            self.d.status.last_applied_spec = Some(o.revision.clone());
+            self.abort();
+            return;
+        }
+        if self.take_promote() {
+            self.d.status.last_applied_spec = Some(o.revision.clone());
+            self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
+            self.start_promotion();
+            return;
+        }
+        self.refuse_all(|_| Refusal::Idle(Phase::Waiting));
+        if self.d.status.last_promoted_spec.as_deref() == Some(o.revision.as_str()) {
+            self.set_phase(Phase::Succeeded);
+            self.d.status.last_applied_spec = Some(o.revision.clone());
+            return;
+        }
+        if let Some(left) = self.step_due() {
+            self.requeue(left);
+            return;
+        }
+        self.new_revision();
+    }
+
+    fn analysing(&mut self) {
+        let o = self.i.observed;
+        self.d.target = TargetScale::Up;
+        if self.d.status.last_applied_spec.as_deref() != Some(o.revision.as_str()) {
+            let id = self.id();
+            let from = self.d.status.last_applied_spec.clone().unwrap_or_default();
+            self.event(
+                EventType::Normal,
+                "RevisionRestarted",
+                format!(
+                    "New revision {} of {id} detected during the analysis of {from}; restarting the analysis",
+                    o.revision
+                ),
+            );
+            self.start_run();
+            return;
+        }
+        if self.take_abort() {
+            self.abort();
+            return;
+        }
+        if self.take_promote() {
+            self.start_promotion();
+            return;
+        }
+        self.refuse_all(|p| Refusal::Busy(p));
+        if !o.canary.ready {
+            self.canary_wait();
+            return;
+        }
+        if self.i.spec.skip_analysis == Some(true) {
+            let id = self.id();
+            self.event(EventType::Normal, "SkipAnalysis", format!("Skipping the analysis of {id}: spec.skipAnalysis"));
+            self.start_promotion();
+            return;
+        }
+        if let Some(left) = self.step_due() {
+            self.requeue(left);
+            return;
+        }
+        let starting = self.d.canary_weight == 0 && self.d.status.iterations.unwrap_or(0) == 0;
+        if starting {
+            let Some(pre) = self.results(Stage::PreRollout) else { return };
+            self.record(pre);
+            if !all_pass(pre) {
+                self.failed_check(pre);
+                return;
+            }
+        }
+        let Some(analysis) = self.results(Stage::Analysis) else { return };
+        self.record(analysis);
+        if !all_pass(analysis) {
+            self.failed_check(analysis);
+            return;
+        }
+        self.advance();
+    }
+
+    /// The canary is not ready: wait, or roll back once it is past its deadline.
+    fn canary_wait(&mut self) {
+        let c = &self.i.observed.canary;
+        let since = progress_since(&self.d.status).unwrap_or(self.i.now);
+        let limit = deadline(self.i.spec);
+        let id = self.id();
+        if c.deadline_exceeded || elapsed(since, self.i.now) >= limit {
+            let message = format!(
+                "Canary {id} has not made progress for {}s: {}; rolling back",
+                self.i.spec.progress_deadline_seconds(),
+                c.message
+            );
+            self.record(&[readiness("canary", Verdict::Fail, &c.message, self.i)]);
+            self.rollback("ProgressDeadlineExceeded", message);
+            return;
+        }
+        let message = format!("Waiting for {id} rollout to finish: {}", c.message);
+        self.message = Some(message);
+        self.requeue(POLL.min(remaining(since, limit, self.i.now)));
+    }
+
+    fn failed_check(&mut self, results: &[CheckResult]) {
+        let failed = self.d.status.failed_checks.unwrap_or(0) + 1;
+        self.d.status.failed_checks = Some(failed);
+        self.stepped();
+        let id = self.id();
+        let why = first_failure(results).map(describe).unwrap_or_default();
+        self.event(EventType::Warning, "Halted", format!("Halt advancement {id}: {why}"));
+        let threshold = self.i.spec.analysis.threshold();
+        if failed >= threshold {
+            self.rollback(
+                "FailedChecks",
+                format!("Rolling back {id}: failed checks threshold reached {failed} (last: {why})"),
+            );
+        }
+    }
+
+    /// Every check passed this interval: the next weight or iteration, or promotion.
+    fn advance(&mut self) {
+        let analysis = &self.i.spec.analysis;
+        let id = self.id();
+        let iterations = analysis.iterations();
+        let at_end = if iterations > 0 {
+            let done = self.d.status.iterations.unwrap_or(0) + 1;
+            self.d.status.iterations = Some(done);
+            done >= iterations
+        } else {
+            self.d.canary_weight >= analysis.max_weight()
+        };
+        if !at_end && iterations > 0 {
+            let done = self.d.status.iterations.unwrap_or(0);
+            self.event(EventType::Normal, "Advanced", format!("Advance {id} canary iteration {done}/{iterations}"));
+            self.stepped();
+            return;
+        }
+        if !at_end {
+            let Some(gate) = self.results(Stage::ConfirmTrafficIncrease) else { return };
+            self.record(gate);
+            self.stepped();
+            if !all_pass(gate) {
+                let why = first_failure(gate).map(describe).unwrap_or_default();
+                self.message = Some(format!("Traffic increase of {id} held: {why}"));
+                return;
+            }
+            let next = next_weight(self.i.spec, self.d.canary_weight);
+            self.set_weight(next);
+            self.event(EventType::Normal, "Advanced", format!("Advance {id} canary weight {next}"));
+            return;
+        }
+        let Some(gate) = self.results(Stage::ConfirmPromotion) else { return };
+        self.record(gate);
+        if all_pass(gate) {
+            self.start_promotion();
+        } else {
+            self.stepped();
+            if self.phase() != Phase::WaitingPromotion {
+                let why = first_failure(gate).map(describe).unwrap_or_default();
+                self.event(EventType::Normal, "WaitingPromotion", format!("Waiting for the promotion of {id}: {why}"));
+                self.notice(NoticeKind::Waiting, format!("Promotion of {id} is waiting for approval: {why}"));
+            }
+            self.set_phase(Phase::WaitingPromotion);
+        }
+    }
+
+    fn start_promotion(&mut self) {
+        let id = self.id();
+        let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
+        self.set_phase(Phase::Promoting);
+        self.d.promote_primary = true;
+        self.event(EventType::Normal, "Promoting", format!("Copying {id} template spec to {primary}"));
+        self.d.status.last_step_time = Some(stamp(self.i.now));
+        self.requeue(POLL);
+    }
+
+    fn promoting(&mut self) {
+        let o = self.i.observed;
+        self.refuse_all(|_| Refusal::Promoting);
+        let applied = self.d.status.last_applied_spec.clone().unwrap_or_default();
+        let copied = o.primary_revision.as_deref() == Some(applied.as_str());
+        // Until the primary carries the revision, keep copying (idempotent).
+        self.d.promote_primary = !copied;
+        let ready = copied && o.primary.as_ref().is_some_and(|p| p.ready);
+        if !ready {
+            let (why, exceeded) = match &o.primary {
+                Some(p) if copied => (p.message.clone(), p.deadline_exceeded),
+                Some(_) => ("the new template is not yet applied".to_owned(), false),
+                None => ("it does not exist".to_owned(), false),
+            };
+            self.primary_wait(&why, exceeded);
+            return;
+        }
+        match self.i.spec.analysis.step_weight_promotion.filter(|s| *s > 0) {
+            Some(step) if self.d.canary_weight > 0 => {
+                if let Some(left) = self.step_due() {
+                    self.requeue(left);
+                    return;
+                }
+                let next = (self.d.canary_weight - step).max(0);
+                self.set_weight(next);
+                self.stepped();
+                let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
+                self.event(EventType::Normal, "Advanced", format!("Advance {primary} primary weight {}", 100 - next));
+                if next == 0 {
+                    self.finalise_start();
+                }
+            }
+            _ => {
+                self.set_weight(0);
+                self.finalise_start();
+            }
+        }
+    }
+
+    fn finalise_start(&mut self) {
+        self.set_phase(Phase::Finalising);
+        self.d.target = TargetScale::Zero;
+        self.requeue(Duration::from_millis(500));
+    }
+
+    fn finalising(&mut self) {
+        self.refuse_all(|_| Refusal::Promoting);
+        self.set_weight(0);
+        self.d.target = TargetScale::Zero;
+        let id = self.id();
+        self.set_phase(Phase::Succeeded);
+        self.d.status.last_promoted_spec = self.d.status.last_applied_spec.clone();
+        self.d.status.failed_checks = Some(0);
+        self.event(EventType::Normal, "Promoted", format!("Promotion completed! Scaling down {id}"));
+        self.notice(
+            NoticeKind::Promoted,
+            format!("{id} promoted revision {}.", self.d.status.last_promoted_spec.clone().unwrap_or_default()),
+        );
+    }
+
+    fn abort(&mut self) {
+        let id = self.id();
+        self.notice(NoticeKind::Manual, format!("Rollout of {id} aborted by annotation."));
+        self.reason = Some("Aborted");
+        self.rollback("Aborted", format!("Rolling back {id}: aborted by {}", manual::ABORT));
+    }
+
+    fn rollback(&mut self, reason: &'static str, message: String) {
+        let id = self.id();
+        self.set_phase(Phase::Failed);
+        self.set_weight(0);
+        self.zero_counters();
+        self.d.target = TargetScale::Zero;
+        self.d.promote_primary = false;
+        self.d.needs = None;
+        self.event(EventType::Warning, "RolledBack", message.clone());
+        self.event(EventType::Warning, "Failed", format!("Canary failed! Scaling down {id}"));
+        self.notice(NoticeKind::Failed, message.clone());
+        self.reason.get_or_insert(reason);
+        self.message = Some(message);
+    }
+
+    fn take_abort(&mut self) -> bool {
+        std::mem::take(&mut self.pending.abort)
+            .then(|| self.d.remove_annotations.push(fledge_crds::ANNOTATION_ABORT))
+            .is_some()
+    }
+
+    fn take_promote(&mut self) -> bool {
+        let taken = std::mem::take(&mut self.pending.promote);
+        if taken {
+            self.d.remove_annotations.push(fledge_crds::ANNOTATION_PROMOTE);
+            let id = self.id();
+            self.event(
+                EventType::Normal,
+                "ManualPromotion",
+                format!("Promoting {id} now, as asked by {}", manual::PROMOTE),
+            );
+            self.notice(
+                NoticeKind::Manual,
+                format!("{id} is being promoted by annotation, skipping the remaining steps."),
+            );
+        }
+        taken
+    }
+
+    /// Annotations that make no sense now: removed, with a Warning that says why.
+    fn refuse_all(&mut self, why: impl Fn(Phase) -> Refusal) {
+        let phase = self.phase();
+        for (annotation, which) in self.pending.take_all() {
+            let refusal = why(phase);
+            self.d.remove_annotations.push(annotation);
+            self.event(EventType::Warning, "AnnotationIgnored", refusal.message(which, &self.id()));
+        }
+    }
+
+    fn finish(mut self) -> Decision {
+        // Anything a phase did not look at (a decision that stopped to ask for checks
+        // looks again next time).
+        if self.d.needs.is_some() {
+            return self.d;
+        }
+        let phase = self.phase();
+        self.refuse_all(|_| Refusal::Idle(phase));
+        // A canary that stays Failed keeps the reason of its failure (Aborted, ...).
+        let unchanged_failure = phase == Phase::Failed
+            && self.i.status.phase == Phase::Failed
+            && self.reason.is_none()
+            && self.message.is_none()
+            && conditions::get(&self.d.status, PROMOTED).is_some();
+        if !unchanged_failure {
+            let reason = self.reason.unwrap_or(if phase == Phase::Unset { "Initializing" } else { phase.as_str() });
+            let message = self.message.take().unwrap_or_else(|| conditions::promoted_message(phase).to_owned());
+            let truth = conditions::promoted_status(phase);
+            conditions::set(&mut self.d.status, PROMOTED, truth, reason, &message, self.i.now);
+        }
+        self.d.status.observed_generation = self.i.generation;
+        if phase.is_active() || phase == Phase::Initializing {
+            self.requeue(parse_interval(self.i.spec));
+        }
+        self.d
+    }
+}
+
+/// The weight after `current` along `stepWeights`, or by `stepWeight`, capped at the maximum.
+pub(super) fn next_weight(spec: &fledge_crds::canary::CanarySpec, current: i32) -> i32 {
+    let analysis = &spec.analysis;
+    let max = analysis.max_weight();
+    let next = match analysis.step_weights.as_deref() {
+        Some(steps) if !steps.is_empty() => steps.iter().copied().find(|w| *w > current).unwrap_or(max),
+        _ => match analysis.step_weight.filter(|s| *s > 0) {
+            Some(step) => current + step,
+            None => max,
+        },
+    };
+    next.min(max).clamp(0, 100)
+}
+
+fn readiness(name: &str, verdict: Verdict, message: &str, i: &Input<'_>) -> CheckResult {
+    CheckResult {
+        name: name.to_owned(),
+        kind: CheckKind::Readiness,
+        verdict,
+        value: None,
+        message: (!message.is_empty()).then(|| message.to_owned()),
+        time: Some(stamp(i.now)),
+    }
+}

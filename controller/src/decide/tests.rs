@@ -1,0 +1,821 @@
+//! Every phase transition of the lifecycle, driven through `decide` with a simulated clock and
+//! simulated check results, the way the reconciler drives it.
+
+use super::*;
+use crate::checks::NoticeKind;
+use fledge_crds::canary::{CanaryStatus, CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
+use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
+
+fn spec(extra: &str) -> CanarySpec {
+    let yaml = format!(
+        "targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}\n\
+         service: {{port: 9898}}\n\
+         progressDeadlineSeconds: 60\n\
+         analysis: {{interval: 10s, threshold: 2, maxWeight: 50, stepWeight: 10}}\n{extra}"
+    );
+    let mut value: serde_json::Value = serde_norway::from_str(&yaml).unwrap();
+    // Later keys (the extra) merge into analysis when given as `analysis.x: v` lines.
+    if let Some(extra) = value.as_object_mut().and_then(|o| o.remove("analysisExtra")) {
+        for (k, v) in extra.as_object().unwrap() {
+            value["analysis"][k] = v.clone();
+        }
+    }
+    serde_json::from_value(value).unwrap()
+}
+
+fn ready() -> Workload {
+    Workload { ready: true, deadline_exceeded: false, message: String::new() }
+}
+
+fn unready(message: &str) -> Workload {
+    Workload { ready: false, deadline_exceeded: false, message: message.into() }
+}
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + seconds).unwrap()
+}
+
+type Answer = Box<dyn Fn(Stage) -> Vec<CheckResult>>;
+
+/// A canary and its world, stepped through `decide` as the reconciler does.
+struct Sim {
+    spec: CanarySpec,
+    status: CanaryStatus,
+    observed: Observed,
+    manual: Manual,
+    now: i64,
+    answer: Answer,
+    /// Stages asked for, in order, in the last reconcile.
+    asked: Vec<Stage>,
+    /// Every event so far: (reason, message).
+    events: Vec<(&'static str, String)>,
+    notices: Vec<NoticeKind>,
+    /// Weights written to the routes, in order, without repeats.
+    weights: Vec<i32>,
+    target: TargetScale,
+    promoted_primary: bool,
+    removed: Vec<&'static str>,
+    last: Option<Decision>,
+}
+
+fn pass() -> Answer {
+    Box::new(|_| Vec::new())
+}
+
+fn fail_at(stage: Stage) -> Answer {
+    Box::new(move |s| {
+        if s == stage { vec![result("load-test", Verdict::Fail, "500 Internal Server Error")] } else { Vec::new() }
+    })
+}
+
+fn result(name: &str, verdict: Verdict, message: &str) -> CheckResult {
+    CheckResult {
+        name: name.into(),
+        kind: CheckKind::Webhook,
+        verdict,
+        value: None,
+        message: Some(message.into()),
+        time: None,
+    }
+}
+
+impl Sim {
+    fn new(spec: CanarySpec) -> Self {
+        Self {
+            spec,
+            status: CanaryStatus::default(),
+            observed: Observed { revision: "rev1".into(), canary: ready(), ..Observed::default() },
+            manual: Manual::default(),
+            now: 0,
+            answer: pass(),
+            asked: Vec::new(),
+            events: Vec::new(),
+            notices: Vec::new(),
+            weights: Vec::new(),
+            target: TargetScale::Keep,
+            promoted_primary: false,
+            removed: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// A canary initialized with rev1 on the primary.
+    fn initialized(spec: CanarySpec) -> Self {
+        let mut sim = Self::new(spec);
+        sim.reconcile();
+        sim.observed.primary = Some(ready());
+        sim.observed.primary_revision = Some("rev1".into());
+        sim.reconcile();
+        assert_eq!(sim.status.phase, Phase::Initialized);
+        sim
+    }
+
+    fn decide_once(&mut self) -> Decision {
+        let mut results = BTreeMap::new();
+        self.asked.clear();
+        loop {
+            let input = Input {
+                name: "podinfo",
+                namespace: "test",
+                generation: Some(1),
+                spec: &self.spec,
+                status: &self.status,
+                manual: self.manual,
+                observed: &self.observed,
+                results: &results,
+                now: at(self.now),
+            };
+            let decision = decide(&input);
+            match decision.needs {
+                Some(stage) => {
+                    assert!(!results.contains_key(&stage), "asked twice for {stage}");
+                    self.asked.push(stage);
+                    results.insert(stage, (self.answer)(stage));
+                }
+                None => return decision,
+            }
+        }
+    }
+
+    /// One reconcile: decide and act on the decision, as the controller does.
+    fn reconcile(&mut self) -> &Decision {
+        let d = self.decide_once();
+        if self.weights.last() != Some(&d.canary_weight) {
+            self.weights.push(d.canary_weight);
+        }
+        if d.promote_primary {
+            self.promoted_primary = true;
+            self.observed.primary_revision = Some(self.observed.revision.clone());
+        }
+        if d.target != TargetScale::Keep {
+            self.target = d.target;
+        }
+        for a in &d.remove_annotations {
+            self.removed.push(a);
+            match *a {
+                ANNOTATION_PROMOTE => self.manual.promote = false,
+                ANNOTATION_ABORT => self.manual.abort = false,
+                ANNOTATION_RETRY => self.manual.retry = false,
+                _ => {}
+            }
+        }
+        self.events.extend(d.events.iter().map(|e| (e.reason, e.message.clone())));
+        self.notices.extend(d.notices.iter().map(|n| n.kind));
+        self.status = d.status.clone();
+        self.last = Some(d);
+        self.last.as_ref().unwrap()
+    }
+
+    /// Move the clock and reconcile.
+    fn after(&mut self, seconds: i64) -> &Decision {
+        self.now += seconds;
+        self.reconcile()
+    }
+
+    fn release(&mut self, revision: &str) {
+        self.observed.revision = revision.into();
+    }
+
+    fn reasons(&self) -> Vec<&'static str> {
+        self.events.iter().map(|(r, _)| *r).collect()
+    }
+
+    fn promoted(&self) -> &fledge_crds::canary::CanaryCondition {
+        self.status.conditions.as_ref().unwrap().iter().find(|c| c.r#type == "Promoted").unwrap()
+    }
+
+    /// Step intervals until the phase is one of `phases`, at most `limit` times.
+    fn run_until(&mut self, phases: &[Phase], limit: usize) {
+        for _ in 0..limit {
+            if phases.contains(&self.status.phase) {
+                return;
+            }
+            self.after(10);
+        }
+        panic!("still {:?} after {limit} intervals; events {:?}", self.status.phase, self.events);
+    }
+}
+
+// ---- initialization ----
+
+#[test]
+fn a_new_canary_initializes_once_the_primary_is_ready() {
+    let mut sim = Sim::new(spec(""));
+    let d = sim.reconcile().clone();
+    assert_eq!(sim.status.phase, Phase::Initializing);
+    assert!(d.promote_primary, "the primary is created from the target");
+    assert_eq!(d.canary_weight, 0);
+    assert_eq!(d.target, TargetScale::Keep, "the target keeps serving until the primary is ready");
+    assert!(d.requeue_after <= Duration::from_secs(2));
+
+    sim.observed.primary = Some(unready("0 of 2 updated replicas are available"));
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Initializing);
+    assert_eq!(sim.promoted().status, ConditionStatus::Unknown);
+    assert!(sim.promoted().message.as_deref().unwrap().contains("0 of 2 updated replicas"));
+
+    sim.observed.primary = Some(ready());
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Initialized);
+    assert_eq!(sim.target, TargetScale::Zero);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev1"));
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev1"));
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.promoted().status, ConditionStatus::True);
+    assert_eq!(sim.promoted().reason, "Initialized");
+    assert_eq!(sim.events.last().unwrap(), &("Initialized", "Initialization done! podinfo.test".to_owned()));
+    assert_eq!(sim.status.observed_generation, Some(1));
+}
+
+#[test]
+fn a_primary_past_its_deadline_is_reported_once_and_never_gets_the_traffic_moved() {
+    let mut sim = Sim::new(spec(""));
+    sim.observed.primary = Some(unready("0 of 2 updated replicas are available"));
+    sim.reconcile();
+    sim.after(61);
+    sim.after(2);
+    sim.after(2);
+    assert_eq!(sim.status.phase, Phase::Initializing);
+    assert_eq!(sim.reasons().iter().filter(|r| **r == "PrimaryNotReady").count(), 1, "{:?}", sim.events);
+    assert!(sim.promoted().message.as_deref().unwrap().contains("is not ready after 60s"));
+    assert_eq!(sim.weights, vec![0]);
+}
+
+#[test]
+fn a_reconcile_with_nothing_to_do_changes_nothing() {
+    let mut sim = Sim::initialized(spec(""));
+    let before = sim.status.clone();
+    let events = sim.events.len();
+    let d = sim.after(30).clone();
+    assert_eq!(d.status, before, "an idle canary writes nothing");
+    assert_eq!(sim.events.len(), events);
+    assert!(d.remove_annotations.is_empty());
+}
+
+// ---- a weighted rollout ----
+
+#[test]
+fn a_good_release_walks_the_weights_and_is_promoted() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.target, TargetScale::Up);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev2"));
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev1"));
+    assert_eq!(sim.asked, vec![Stage::ConfirmRollout]);
+    assert!(sim.events.iter().any(|(_, m)| m == "New revision detected! Scaling up podinfo.test"));
+
+    // A watch event a second later changes nothing: steps wait for the interval.
+    sim.after(1);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert!(sim.asked.is_empty());
+
+    sim.after(9);
+    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.status.canary_weight, Some(10));
+    for expected in [20, 30, 40, 50] {
+        sim.after(10);
+        assert_eq!(sim.status.canary_weight, Some(expected));
+        assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    }
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmPromotion]);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert!(sim.last.as_ref().unwrap().promote_primary);
+    assert_eq!(sim.status.canary_weight, Some(50), "traffic stays until the primary is ready");
+
+    // The primary rolls out the new revision.
+    sim.observed.primary = Some(unready("1 of 2 updated replicas are available"));
+    sim.after(2);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.status.canary_weight, Some(50));
+    sim.observed.primary = Some(ready());
+    sim.after(2);
+    assert_eq!(sim.status.phase, Phase::Finalising);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.target, TargetScale::Zero);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Succeeded);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"));
+    assert_eq!(sim.promoted().status, ConditionStatus::True);
+    assert_eq!(sim.weights, vec![0, 10, 20, 30, 40, 50, 0]);
+    assert!(sim.notices.contains(&NoticeKind::Started));
+    assert!(sim.notices.contains(&NoticeKind::Promoted));
+    assert_eq!(sim.events.last().unwrap().1, "Promotion completed! Scaling down podinfo.test");
+
+    // Nothing more happens.
+    let status = sim.status.clone();
+    sim.after(60);
+    assert_eq!(sim.status, status);
+}
+
+#[test]
+fn step_weights_are_followed_and_promotion_can_step_back() {
+    let s = spec("analysisExtra: {stepWeights: [5, 25, 60], stepWeightPromotion: 30}");
+    let mut sim = Sim::initialized(s);
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    sim.observed.primary = Some(ready());
+    sim.after(1);
+    assert_eq!(sim.status.canary_weight, Some(60), "the first promotion step waits for its interval");
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(30));
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.status.phase, Phase::Finalising);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Succeeded);
+    assert_eq!(sim.weights, vec![0, 5, 25, 60, 30, 0]);
+}
+
+#[test]
+fn next_weight_follows_step_weight_and_step_weights() {
+    assert_eq!(flow::next_weight(&spec(""), 0), 10);
+    assert_eq!(flow::next_weight(&spec(""), 45), 50);
+    let s = spec("analysisExtra: {stepWeights: [1, 10, 40], maxWeight: null}");
+    assert_eq!(flow::next_weight(&s, 0), 1);
+    assert_eq!(flow::next_weight(&s, 1), 10);
+    assert_eq!(flow::next_weight(&s, 10), 40);
+    assert_eq!(flow::next_weight(&s, 40), 40);
+}
+
+#[test]
+fn iterations_count_instead_of_weights() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {iterations: 3, stepWeight: null}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.status.iterations, Some(1));
+    sim.after(10);
+    assert_eq!(sim.status.iterations, Some(2));
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.weights, vec![0]);
+}
+
+// ---- failures ----
+
+#[test]
+fn failed_checks_reaching_the_threshold_roll_back() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(20));
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(10);
+    assert_eq!(sim.status.failed_checks, Some(1));
+    assert_eq!(sim.status.canary_weight, Some(20), "a failed check holds the weight");
+    assert_eq!(sim.events.last().unwrap().0, "Halted");
+    assert!(sim.events.last().unwrap().1.contains("load-test"));
+    // Failed checks are cumulative: a pass in between does not reset them.
+    sim.answer = pass();
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(30));
+    assert_eq!(sim.status.failed_checks, Some(1));
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.target, TargetScale::Zero);
+    assert_eq!(sim.status.failed_checks, Some(0), "reset by the rollback, as in Flagger");
+    assert_eq!(sim.promoted().status, ConditionStatus::False);
+    assert_eq!(sim.promoted().reason, "FailedChecks");
+    assert!(sim.promoted().message.as_deref().unwrap().contains("threshold reached 2"));
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev1"), "the primary never changes on rollback");
+    assert!(sim.notices.contains(&NoticeKind::Failed));
+    assert!(!sim.promoted_primary || sim.observed.primary_revision.as_deref() == Some("rev1"));
+
+    // It stays Failed, and says why, until something changes.
+    let status = sim.status.clone();
+    sim.after(10);
+    assert_eq!(sim.status, status);
+}
+
+#[test]
+fn a_failing_pre_rollout_hook_counts_and_is_asked_again() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.answer = fail_at(Stage::PreRollout);
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::PreRollout]);
+    assert_eq!(sim.status.failed_checks, Some(1));
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Failed);
+}
+
+#[test]
+fn an_unready_canary_waits_then_rolls_back_at_its_deadline() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.observed.canary = unready("0 of 2 updated replicas are available");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    sim.after(30);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert!(sim.asked.is_empty(), "no analysis while the canary is not ready");
+    assert!(sim.promoted().message.as_deref().unwrap().contains("0 of 2 updated replicas"));
+    sim.after(31);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    assert_eq!(sim.promoted().reason, "ProgressDeadlineExceeded");
+    let check = &sim.status.checks.as_ref().unwrap()[0];
+    assert_eq!((check.kind, check.verdict), (CheckKind::Readiness, Verdict::Fail));
+}
+
+#[test]
+fn kubernetes_giving_up_on_the_canary_rolls_back_at_once() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.observed.canary =
+        Workload { ready: false, deadline_exceeded: true, message: "ProgressDeadlineExceeded".into() };
+    sim.after(2);
+    assert_eq!(sim.status.phase, Phase::Failed);
+}
+
+#[test]
+fn a_primary_that_breaks_after_promotion_never_receives_the_traffic() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    sim.observed.primary = Some(unready("0 of 2 updated replicas are available"));
+    for _ in 0..40 {
+        sim.after(2);
+    }
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.status.canary_weight, Some(50), "the canary keeps serving its share");
+    assert_eq!(*sim.weights.last().unwrap(), 50);
+    assert_eq!(sim.target, TargetScale::Up, "the canary is not scaled down");
+    assert_eq!(sim.reasons().iter().filter(|r| **r == "PrimaryNotReady").count(), 1);
+    // Abort is refused: the primary already runs the new revision.
+    sim.manual.abort = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.removed, vec![ANNOTATION_ABORT]);
+    assert!(sim.events.last().unwrap().1.contains("promotion of podinfo.test has started"));
+    // Once fixed, promotion finishes.
+    sim.observed.primary = Some(ready());
+    sim.after(2);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Succeeded);
+}
+
+// ---- revisions in flight ----
+
+#[test]
+fn a_new_revision_during_analysis_restarts_it() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(20));
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(10);
+    assert_eq!(sim.status.failed_checks, Some(1));
+    sim.answer = pass();
+    sim.release("rev3");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.status.failed_checks, Some(0));
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev3"));
+    assert_eq!(sim.events.last().unwrap().0, "RevisionRestarted");
+    assert!(sim.events.last().unwrap().1.contains("rev3"));
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(10));
+}
+
+#[test]
+fn a_new_revision_after_a_failure_always_starts_a_new_analysis() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(1);
+    sim.run_until(&[Phase::Failed], 5);
+    sim.answer = pass();
+    // The primary is busy (for example scaling); the new revision is not absorbed.
+    sim.observed.primary = Some(unready("1 of 2 updated replicas are available"));
+    sim.release("rev3");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev3"));
+}
+
+#[test]
+fn going_back_to_the_promoted_revision_starts_nothing() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(1);
+    sim.run_until(&[Phase::Failed], 5);
+    sim.release("rev1");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev1"));
+    assert_eq!(sim.events.last().unwrap().0, "RevisionUnchanged");
+    assert_eq!(sim.target, TargetScale::Zero);
+}
+
+// ---- gates ----
+
+#[test]
+fn a_closed_confirm_rollout_gate_waits_and_asks_each_interval() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.answer = fail_at(Stage::ConfirmRollout);
+    sim.release("rev2");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Waiting);
+    assert_eq!(sim.target, TargetScale::Zero);
+    sim.after(2);
+    assert!(sim.asked.is_empty(), "asked again only after an interval");
+    sim.after(8);
+    assert_eq!(sim.asked, vec![Stage::ConfirmRollout]);
+    assert_eq!(sim.reasons().iter().filter(|r| **r == "Waiting").count(), 1);
+    sim.answer = pass();
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+}
+
+#[test]
+fn a_closed_confirm_promotion_gate_holds_at_waiting_promotion_with_checks_going_on() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.answer = fail_at(Stage::ConfirmPromotion);
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::WaitingPromotion], 10);
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmPromotion]);
+    assert_eq!(sim.status.phase, Phase::WaitingPromotion);
+    sim.answer = pass();
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+}
+
+#[test]
+fn a_closed_traffic_increase_gate_holds_the_weight_without_failing() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = fail_at(Stage::ConfirmTrafficIncrease);
+    sim.after(10);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(10));
+    assert_eq!(sim.status.failed_checks, Some(0));
+}
+
+// ---- manual control ----
+
+#[test]
+fn abort_rolls_back_at_once_and_is_removed() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.after(10);
+    sim.manual.abort = true;
+    let d = sim.after(1).clone();
+    assert_eq!(d.canary_weight, 0);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    assert_eq!(sim.promoted().reason, "Aborted");
+    assert_eq!(sim.removed, vec![ANNOTATION_ABORT]);
+    assert!(sim.notices.contains(&NoticeKind::Manual));
+    assert!(sim.events.iter().any(|(r, m)| *r == "RolledBack" && m.contains("aborted by fledge.dev/abort=true")));
+    // The reason stays while the canary stays Failed.
+    sim.after(30);
+    assert_eq!(sim.promoted().reason, "Aborted");
+}
+
+#[test]
+fn abort_while_waiting_does_not_start_the_revision_again() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.answer = fail_at(Stage::ConfirmRollout);
+    sim.release("rev2");
+    sim.after(1);
+    sim.manual.abort = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    sim.answer = pass();
+    sim.after(30);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    sim.manual.retry = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+}
+
+#[test]
+fn promote_skips_the_remaining_steps_and_gates() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.answer = fail_at(Stage::ConfirmPromotion);
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.manual.promote = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.removed, vec![ANNOTATION_PROMOTE]);
+    assert!(sim.last.as_ref().unwrap().promote_primary);
+    assert_eq!(sim.reasons().last(), Some(&"Promoting"));
+    assert!(sim.reasons().contains(&"ManualPromotion"));
+    sim.observed.primary = Some(ready());
+    sim.after(1);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Succeeded);
+}
+
+#[test]
+fn promote_while_waiting_for_approval_passes_the_gate() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.answer = fail_at(Stage::ConfirmRollout);
+    sim.release("rev2");
+    sim.after(1);
+    sim.manual.promote = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev2"));
+}
+
+#[test]
+fn retry_restarts_the_analysis_of_a_failed_revision() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(1);
+    sim.run_until(&[Phase::Failed], 5);
+    sim.answer = pass();
+    sim.manual.retry = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.target, TargetScale::Up);
+    assert_eq!(sim.status.failed_checks, Some(0));
+    assert_eq!(sim.removed, vec![ANNOTATION_RETRY]);
+    assert_eq!(sim.reasons().iter().filter(|r| **r == "Retry").count(), 1);
+    sim.run_until(&[Phase::Succeeded, Phase::Promoting], 10);
+}
+
+#[test]
+fn annotations_that_make_no_sense_are_removed_with_a_warning() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.manual = Manual { promote: true, abort: true, retry: true };
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Initialized);
+    assert_eq!(sim.removed.len(), 3);
+    let warnings: Vec<_> = sim.events.iter().filter(|(r, _)| *r == "AnnotationIgnored").map(|(_, m)| m).collect();
+    assert_eq!(warnings.len(), 3);
+    assert!(
+        warnings.iter().any(|m| m.contains("fledge.dev/abort=true ignored: nothing is progressing for podinfo.test"))
+    );
+
+    // Retry while progressing.
+    sim.release("rev2");
+    sim.after(1);
+    sim.manual.retry = true;
+    sim.after(1);
+    assert!(sim.events.last().unwrap().1.contains("retry applies to a Failed canary"));
+    assert_eq!(sim.status.phase, Phase::Progressing);
+
+    // Promote after a failure points at retry.
+    sim.manual.abort = true;
+    sim.after(1);
+    sim.manual.promote = true;
+    sim.after(1);
+    assert!(sim.events.last().unwrap().1.contains("annotate fledge.dev/retry=true"));
+}
+
+#[test]
+fn annotations_during_initialization_are_refused() {
+    let mut sim = Sim::new(spec(""));
+    sim.manual.promote = true;
+    sim.reconcile();
+    assert_eq!(sim.removed, vec![ANNOTATION_PROMOTE]);
+    assert!(sim.events[0].1.contains("still initializing"));
+}
+
+// ---- switches ----
+
+#[test]
+fn suspend_holds_everything_and_says_so() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.spec.suspend = Some(true);
+    sim.manual.promote = true;
+    let d = sim.after(10).clone();
+    assert!(!d.ensure_objects);
+    assert_eq!(d.target, TargetScale::Keep);
+    assert_eq!(sim.status.canary_weight, Some(10));
+    assert!(sim.removed.is_empty(), "promote waits for the resume");
+    let suspended = sim.status.conditions.as_ref().unwrap().iter().find(|c| c.r#type == "Suspended").unwrap();
+    assert_eq!(suspended.status, ConditionStatus::True);
+    assert!(suspended.message.as_deref().unwrap().contains("fledge.dev/promote=true will be acted on"));
+    // Time passes without steps.
+    sim.after(100);
+    assert_eq!(sim.status.canary_weight, Some(10));
+    // Abort is never held.
+    sim.manual.abort = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    // Resumed: the promote annotation is looked at again.
+    sim.spec.suspend = None;
+    sim.after(1);
+    assert!(sim.status.conditions.as_ref().unwrap().iter().all(|c| c.r#type != "Suspended"));
+    assert!(sim.removed.contains(&ANNOTATION_PROMOTE));
+}
+
+#[test]
+fn skip_analysis_promotes_once_the_canary_is_ready() {
+    let mut sim = Sim::initialized(spec("skipAnalysis: true"));
+    sim.release("rev2");
+    sim.observed.canary = unready("0 of 1 updated replicas are available");
+    sim.after(1);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    sim.observed.canary = ready();
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert!(sim.asked.is_empty(), "no checks run");
+}
+
+// ---- time and restarts ----
+
+#[test]
+fn a_restart_at_every_phase_continues_from_the_status_alone() {
+    // Walk a rollout; before each reconcile, also decide from a copy of the status as a
+    // freshly started controller would, at the same instant: the decisions are identical.
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    let mut seen = Vec::new();
+    for step in 0..40 {
+        sim.now += if step == 0 { 1 } else { 5 };
+        let fresh = sim.decide_once();
+        let again = sim.decide_once();
+        assert_eq!(fresh, again, "a decision depends on the status and the input only");
+        sim.reconcile();
+        if sim.status.phase == Phase::Promoting {
+            sim.observed.primary = Some(ready());
+        }
+        seen.push(sim.status.phase);
+        if sim.status.phase == Phase::Succeeded {
+            break;
+        }
+    }
+    for phase in [Phase::Progressing, Phase::Promoting, Phase::Finalising, Phase::Succeeded] {
+        assert!(seen.contains(&phase), "{phase} not seen: {seen:?}");
+    }
+    assert_eq!(sim.weights, vec![0, 10, 20, 30, 40, 50, 0], "every weight once, in order");
+}
+
+#[test]
+fn a_crash_between_acting_and_writing_the_status_repeats_the_same_step() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    // The controller acts on a decision (weight 20) and dies before writing the status.
+    sim.now += 10;
+    let lost = sim.decide_once();
+    assert_eq!(lost.canary_weight, 20);
+    // Restarted a second later, it decides from the old status: the same weight, not 30.
+    sim.now += 1;
+    let again = sim.decide_once();
+    assert_eq!(again.canary_weight, 20);
+    sim.reconcile();
+    sim.after(1);
+    assert_eq!(sim.status.canary_weight, Some(20), "no step twice");
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(30), "no step skipped");
+}
+
+#[test]
+fn a_promotion_interrupted_by_a_restart_is_not_repeated() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    sim.observed.primary = Some(ready());
+    sim.after(1);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Succeeded);
+    let events = sim.events.len();
+    // A controller restarted now reads Succeeded and does nothing more.
+    sim.after(1);
+    assert_eq!(sim.events.len(), events);
+    assert_eq!(sim.reasons().iter().filter(|r| **r == "Promoted").count(), 1);
+}
+
+#[test]
+fn the_requeue_is_the_time_left_to_the_next_step() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    let d = sim.after(3).clone();
+    assert_eq!(d.requeue_after, Duration::from_secs(7));
+}
