@@ -1,5 +1,18 @@
 //! The Fledge controller as a library: the rollout state machine, the objects it writes, and
 //! the process that runs it. The `fledge` binary is a thin command line over this.
 
+pub mod act;
 pub mod checks;
 pub mod decide;
+pub mod error;
+pub mod events;
+pub mod leader;
+pub mod objects;
+pub mod observe;
+pub mod reconcile;
+pub mod revert;
+pub mod revision;
+pub mod run;
+pub mod server;
+pub mod telemetry;
+pub mod workload;

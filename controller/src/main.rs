@@ -1,5 +1,5 @@
-//! The `fledge` binary: `fledge crds` prints the CustomResourceDefinitions and `fledge validate`
-//! checks manifests before they are applied; the controller arrives with the lifecycle issue.
+//! The `fledge` binary: `fledge controller` runs the controller, `fledge crds` prints the
+//! CustomResourceDefinitions and `fledge validate` checks manifests before they are applied.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the controller: watch Canaries and release their targets step by step.
+    Controller(ControllerArgs),
     /// Print the fledge.dev CustomResourceDefinitions as YAML (pipe to `kubectl apply --server-side -f -`).
     Crds {
         /// Write one file per CRD into this folder instead (how `crds/yaml/` is regenerated).
@@ -32,8 +34,45 @@ enum Command {
     },
 }
 
+/// Flags of `fledge controller`; each has an environment variable of the same meaning.
+#[derive(clap::Args, Debug)]
+struct ControllerArgs {
+    /// Kubeconfig file; without it, `KUBECONFIG` or the in-cluster service account.
+    #[arg(long, env = "FLEDGE_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Watch Canaries in this namespace only (default: all namespaces).
+    #[arg(long, env = "FLEDGE_NAMESPACE")]
+    namespace: Option<String>,
+    /// Default Prometheus address for the built-in metrics (as Flagger's -metrics-server).
+    #[arg(long, env = "FLEDGE_METRICS_SERVER", default_value = "http://prometheus.istio-system:9090")]
+    metrics_server: String,
+    /// Address of the /metrics, /healthz and /readyz endpoints.
+    #[arg(long, env = "FLEDGE_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: std::net::SocketAddr,
+    /// Log as JSON lines.
+    #[arg(long, env = "FLEDGE_LOG_JSON")]
+    log_json: bool,
+    /// Take part in leader election, so only one replica acts (`--leader-election=false` for a
+    /// single local process).
+    #[arg(long, env = "FLEDGE_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease (default: this pod's namespace from POD_NAMESPACE, else `default`).
+    #[arg(long, env = "FLEDGE_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader Lease.
+    #[arg(long, env = "FLEDGE_LEADER_ELECTION_NAME", default_value = "fledge-leader")]
+    leader_election_name: String,
+    /// Seconds a leader's Lease lasts without renewal before another replica takes over.
+    #[arg(long, env = "FLEDGE_LEADER_ELECTION_LEASE_SECONDS", default_value_t = 15)]
+    leader_election_lease_seconds: u64,
+    /// This replica's identity in the Lease (default: POD_NAME, else host name and process id).
+    #[arg(long, env = "FLEDGE_IDENTITY")]
+    identity: Option<String>,
+}
+
 fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
+        Command::Controller(args) => controller(args),
         Command::Crds { out_dir: None } => {
             print!("{}", fledge_crds::generate::all_yaml());
             Ok(ExitCode::SUCCESS)
@@ -76,4 +115,45 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into());
+    if args.log_json {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+        tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).init();
+    }
+    let identity = args.identity.or_else(|| std::env::var("POD_NAME").ok()).unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let settings = fledge_controller::run::Settings {
+        kubeconfig: args.kubeconfig,
+        namespace: args.namespace,
+        metrics_server: args.metrics_server,
+        listen: args.listen,
+        leader_election: args.leader_election,
+        lease_namespace: args
+            .leader_election_namespace
+            .or_else(|| std::env::var("POD_NAMESPACE").ok())
+            .unwrap_or_else(|| "default".to_owned()),
+        lease_name: args.leader_election_name,
+        lease_duration: std::time::Duration::from_secs(args.leader_election_lease_seconds.max(1)),
+        identity,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(fledge_controller::run::run(settings, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+    tracing::info!("shutting down");
 }

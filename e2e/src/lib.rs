@@ -4,6 +4,7 @@
 //! VirtualServices Fledge writes and reports it as Istio metrics and Envoy access logs.
 
 pub mod apiserver;
+pub mod controller;
 pub mod kubeconfig;
 pub mod mesh;
 pub mod prometheus;

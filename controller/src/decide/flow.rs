@@ -109,6 +109,9 @@ impl<'i, 'a> Run<'i, 'a> {
     }
 
     fn record(&mut self, results: &[CheckResult]) {
+        if results.is_empty() {
+            return;
+        }
         let checks = self.d.status.checks.get_or_insert_with(Vec::new);
         for r in results {
             match checks.iter_mut().find(|c| c.name == r.name && c.kind == r.kind) {
@@ -334,7 +337,7 @@ impl<'i, 'a> Run<'i, 'a> {
             self.start_promotion();
             return;
         }
-        self.refuse_all(|p| Refusal::Busy(p));
+        self.refuse_all(Refusal::Busy);
         if !o.canary.ready {
             self.canary_wait();
             return;

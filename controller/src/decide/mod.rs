@@ -7,7 +7,7 @@
 //! decision is complete for a given input, so a controller killed between acting and writing
 //! the status makes the same decision again after a restart: the status is the memory.
 
-mod conditions;
+pub mod conditions;
 mod flow;
 mod manual;
 mod time;

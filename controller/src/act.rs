@@ -1,0 +1,177 @@
+//! Carrying out a decision: server-side apply of the objects Fledge owns (skipped when the live
+//! object already carries what would be written), scaling the target, removing annotations and
+//! writing the status. Does I/O (writes).
+
+use crate::decide::TargetScale;
+use crate::error::Error;
+use crate::objects::{self, FIELD_MANAGER, Names};
+use crate::observe::{ANNOTATION_REVISION, World};
+use fledge_crds::canary::{Canary, CanaryStatus};
+use fledge_crds::istio::{DestinationRule, VirtualService};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::fmt::Debug;
+
+/// The annotation holding a hash of what Fledge last applied to an object, so a reconcile
+/// that would write the same thing writes nothing.
+pub const ANNOTATION_APPLIED: &str = "fledge.dev/applied";
+
+fn digest(value: &impl Serialize) -> String {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    let hash = Sha256::digest(text.as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Server-side apply `desired` unless the live object carries the same applied hash and
+/// `current` says the live object is still as wanted. Returns whether it wrote.
+pub async fn apply<K>(client: &Client, mut desired: K, current: impl Fn(&K) -> bool) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let namespace = desired.namespace().unwrap_or_default();
+    let name = desired.name_any();
+    let what = format!("{} {namespace}/{name}", K::kind(&()));
+    let api: Api<K> = Api::namespaced(client.clone(), &namespace);
+    let hash = digest(&desired);
+    let live = api.get_opt(&name).await.map_err(|e| Error::observe(what.clone(), e))?;
+    if let Some(live) = &live
+        && live.annotations().get(ANNOTATION_APPLIED) == Some(&hash)
+        && current(live)
+    {
+        return Ok(false);
+    }
+    desired.annotations_mut().insert(ANNOTATION_APPLIED.to_owned(), hash);
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
+        .await
+        .map_err(|e| Error::act(what, e))?;
+    tracing::debug!(object = %name, kind = K::kind(&()).as_ref(), "applied");
+    Ok(true)
+}
+
+fn always<K>(_: &K) -> bool {
+    true
+}
+
+/// The Services, DestinationRules, VirtualService (at `canary_weight`) and primary autoscaler.
+pub async fn ensure_routing(client: &Client, canary: &Canary, world: &World, canary_weight: i32) -> Result<(), Error> {
+    let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
+    for service in objects::services(canary, &world.selector, &world.target).map_err(spec_error)? {
+        apply::<Service>(client, service, always).await?;
+    }
+    for rule in objects::destination_rules(canary).map_err(spec_error)? {
+        apply::<DestinationRule>(client, rule, always).await?;
+    }
+    let names = Names::of(canary);
+    let want = Some((100 - canary_weight, canary_weight));
+    let vs = objects::virtual_service(canary, canary_weight).map_err(spec_error)?;
+    // Someone else moving the weights is put right even when our last write was the same.
+    apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
+    if let Some(hpa) = &world.target_hpa {
+        apply::<HorizontalPodAutoscaler>(client, objects::primary_hpa(canary, hpa), always).await?;
+    }
+    Ok(())
+}
+
+/// Copy the target (and the configs it uses) into the primary, marked with the revision.
+pub async fn promote_primary(client: &Client, canary: &Canary, world: &World) -> Result<(), Error> {
+    for cm in &world.config_maps {
+        apply::<ConfigMap>(client, objects::primary_config_map(canary, cm), always).await?;
+    }
+    for secret in &world.secrets {
+        apply::<Secret>(client, objects::primary_secret(canary, secret), always).await?;
+    }
+    let replicas = primary_replicas(world);
+    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas)
+        .map_err(|e| Error::Spec(e.to_string()))?;
+    primary.annotations_mut().insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
+    apply::<Deployment>(client, primary, always).await?;
+    Ok(())
+}
+
+/// The primary keeps its replicas (an autoscaler may own them); a new primary starts with
+/// the target's.
+fn primary_replicas(world: &World) -> i32 {
+    let of = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas);
+    match world.primary.as_ref().and_then(of) {
+        Some(n) if n > 0 => n,
+        _ => of(&world.target).filter(|n| *n > 0).or_else(|| hpa_min(world)).unwrap_or(1),
+    }
+}
+
+fn hpa_min(world: &World) -> Option<i32> {
+    world.target_hpa.as_ref().and_then(|h| h.spec.as_ref()).and_then(|s| s.min_replicas)
+}
+
+/// Scale the target as decided; nothing is written when it already has that many replicas.
+pub async fn scale_target(client: &Client, world: &World, scale: TargetScale) -> Result<(), Error> {
+    let current = world.target.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let want = match scale {
+        TargetScale::Keep => return Ok(()),
+        TargetScale::Zero => 0,
+        TargetScale::Up if current > 0 => return Ok(()),
+        TargetScale::Up => world
+            .primary
+            .as_ref()
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.replicas)
+            .filter(|n| *n > 0)
+            .or_else(|| hpa_min(world))
+            .unwrap_or(1),
+    };
+    if current == want {
+        return Ok(());
+    }
+    let namespace = world.target.namespace().unwrap_or_default();
+    let name = world.target.name_any();
+    let api: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    api.patch_scale(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": want}})))
+        .await
+        .map_err(|e| Error::act(format!("the scale of Deployment {namespace}/{name}"), e))?;
+    tracing::info!(deployment = %name, replicas = want, "scaled the target");
+    Ok(())
+}
+
+/// Remove annotations from the Canary (those acted on or refused).
+pub async fn remove_annotations(client: &Client, canary: &Canary, keys: &[&str]) -> Result<(), Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let annotations: serde_json::Map<String, Value> = keys.iter().map(|k| ((*k).to_owned(), Value::Null)).collect();
+    let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
+    api.patch(
+        &canary.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": annotations}})),
+    )
+    .await
+    .map_err(|e| Error::act("the Canary's annotations", e))?;
+    Ok(())
+}
+
+/// Write the status when it differs from the live one: a JSON merge patch of the status
+/// subresource, with the fields that went away set to null.
+pub async fn write_status(client: &Client, canary: &Canary, status: &CanaryStatus) -> Result<bool, Error> {
+    let live = canary.status.clone().unwrap_or_default();
+    if &live == status {
+        return Ok(false);
+    }
+    let mut patch = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
+    if let (Some(old), Some(new)) = (serde_json::to_value(&live).ok(), patch.as_object_mut()) {
+        for key in old.as_object().into_iter().flat_map(|o| o.keys()) {
+            new.entry(key.clone()).or_insert(Value::Null);
+        }
+    }
+    let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
+    api.patch_status(&canary.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": patch})))
+        .await
+        .map_err(Error::Status)?;
+    Ok(true)
+}

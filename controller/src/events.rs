@@ -1,0 +1,76 @@
+//! Publishing Kubernetes events on a Canary (events.k8s.io/v1). Every distinct message is its
+//! own event, as client-go's recorder does for Flagger: kube-runtime's `Recorder` folds events
+//! of the same reason into one series that keeps the first message, which would show
+//! "Advance podinfo.test canary weight 10" for every step. Does I/O.
+
+use crate::decide::EventType;
+use fledge_crds::canary::Canary;
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
+use kube::{Api, Client, Resource, ResourceExt};
+
+/// The reporting controller named on every event.
+pub const REPORTER: &str = "fledge.dev/controller";
+
+/// Publishes events for one controller instance.
+#[derive(Clone)]
+pub struct Publisher {
+    client: Client,
+    instance: String,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").field("instance", &self.instance).finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    /// A publisher writing as `instance` (the replica's identity).
+    pub fn new(client: Client, instance: impl Into<String>) -> Self {
+        Self { client, instance: instance.into() }
+    }
+
+    /// Publish one event; a failure is logged, never fatal (events are best effort).
+    pub async fn publish(&self, canary: &Canary, type_: EventType, reason: &str, message: &str) {
+        match type_ {
+            EventType::Normal => tracing::info!(reason, message, "event"),
+            EventType::Warning => tracing::warn!(reason, message, "event"),
+        }
+        let namespace = canary.namespace().unwrap_or_default();
+        let now = Timestamp::now();
+        let event = build(canary, type_, reason, message, &self.instance, now);
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
+            tracing::warn!(error = %e, reason, "publishing an event failed");
+        }
+    }
+}
+
+/// The event object. Pure.
+pub fn build(canary: &Canary, type_: EventType, reason: &str, message: &str, instance: &str, now: Timestamp) -> Event {
+    let reference: ObjectReference = canary.object_ref(&());
+    Event {
+        metadata: ObjectMeta {
+            // Unique per event, like client-go's `<name>.<hex nanoseconds>`.
+            name: Some(format!("{}.{:x}", canary.name_any(), now.as_nanosecond())),
+            namespace: canary.namespace(),
+            ..ObjectMeta::default()
+        },
+        type_: Some(match type_ {
+            EventType::Normal => "Normal".to_owned(),
+            EventType::Warning => "Warning".to_owned(),
+        }),
+        reason: Some(reason.chars().take(128).collect()),
+        action: Some(reason.chars().take(128).collect()),
+        note: Some(message.chars().take(1000).collect()),
+        regarding: Some(reference),
+        reporting_controller: Some(REPORTER.to_owned()),
+        reporting_instance: Some(instance.chars().take(128).collect()),
+        event_time: Some(MicroTime(now)),
+        ..Event::default()
+    }
+}

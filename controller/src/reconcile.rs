@@ -1,0 +1,216 @@
+//! One reconcile of a Canary: observe, decide (asking for check stages as the decision
+//! needs them), act, report. Does I/O.
+
+use crate::act;
+use crate::checks::{CheckContext, Checks, Notifier};
+use crate::decide::{self, Decision, EventType, Input, Manual, conditions};
+use crate::error::Error;
+use crate::events::Publisher;
+use crate::observe::{self, World};
+use crate::revert;
+use crate::telemetry::Metrics;
+use fledge_crds::canary::{Canary, CanaryStatus, ConditionStatus, Phase};
+use fledge_crds::validate::{Severity, validate_canary};
+use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
+use kube::{Client, Resource, ResourceExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The condition that reports problems in the spec.
+pub const SPEC_VALID: &str = "SpecValid";
+/// How long to wait before looking again at a spec that is wrong (a change comes as an event).
+const SPEC_RETRY: Duration = Duration::from_secs(300);
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Publishes events on Canaries.
+    pub events: Publisher,
+    /// The process's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Runs the check stages.
+    pub checks: Arc<dyn Checks>,
+    /// Tells people.
+    pub notifier: Arc<dyn Notifier>,
+    /// The Canaries the controller watches, for the per-namespace count.
+    pub store: Option<Store<Canary>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").finish_non_exhaustive()
+    }
+}
+
+/// Reconcile one Canary.
+pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let name = canary.name_any();
+    let namespace = canary.namespace().unwrap_or_default();
+    let span = tracing::info_span!("reconcile", canary = %name, namespace = %namespace);
+    let result = tracing::Instrument::instrument(run(&canary, &ctx), span).await;
+    let seconds = started.elapsed().as_secs_f64();
+    ctx.metrics.observe_reconcile_duration(seconds);
+    if canary.status.as_ref().is_some_and(|s| s.phase.is_active()) {
+        ctx.metrics.observe_analysis_duration(&namespace, &name, seconds);
+    }
+    match &result {
+        Ok(_) => ctx.metrics.inc_reconcile("ok"),
+        Err(e) => {
+            ctx.metrics.inc_reconcile("error");
+            ctx.metrics.inc_reconcile_error(e.category());
+        }
+    }
+    if let Some(store) = &ctx.store {
+        let count = store.state().iter().filter(|c| c.namespace().as_deref() == Some(namespace.as_str())).count();
+        ctx.metrics.set_canary_total(&namespace, i64::try_from(count).unwrap_or(i64::MAX));
+    }
+    result
+}
+
+/// After a failed reconcile: spec problems were reported and wait for a change; anything
+/// else is retried soon.
+pub fn error_policy(canary: Arc<Canary>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(canary = %canary.name_any(), error = %error, category = error.category(), "reconcile failed");
+    match error {
+        Error::Spec(_) => Action::requeue(SPEC_RETRY),
+        _ => Action::requeue(Duration::from_secs(5)),
+    }
+}
+
+async fn run(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
+    if canary.meta().deletion_timestamp.is_some() {
+        return revert::finalize(canary, ctx).await;
+    }
+    revert::keep_finalizer(&ctx.client, canary).await?;
+
+    let mut status = canary.status.clone().unwrap_or_default();
+    let problems = validate_canary(canary, None);
+    let errors: Vec<String> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| format!("{}: {}", p.field, p.message))
+        .collect();
+    if !errors.is_empty() {
+        return spec_problem(canary, ctx, status, errors.join("; ")).await;
+    }
+    let warnings: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect();
+    if warnings.is_empty() {
+        conditions::clear(&mut status, SPEC_VALID);
+    } else {
+        let now = Timestamp::now();
+        conditions::set(&mut status, SPEC_VALID, ConditionStatus::True, "Warnings", &warnings.join("; "), now);
+    }
+
+    let world = match observe::observe(&ctx.client, canary).await {
+        Ok(world) => world,
+        Err(Error::Spec(message)) => return spec_problem(canary, ctx, status, message).await,
+        Err(e) => return Err(e),
+    };
+    let decision = decide_with_checks(canary, ctx, &status, &world).await;
+    act_on(canary, ctx, &world, &decision).await?;
+    Ok(Action::requeue(decision.requeue_after))
+}
+
+/// Decide, running each check stage the decision asks for, until it asks for nothing more.
+async fn decide_with_checks(canary: &Canary, ctx: &Context, status: &CanaryStatus, world: &World) -> Decision {
+    let now = Timestamp::now();
+    let annotations = canary.annotations();
+    let flag = |key: &str| annotations.get(key).is_some_and(|v| v == "true");
+    let manual =
+        Manual { promote: flag(ANNOTATION_PROMOTE), abort: flag(ANNOTATION_ABORT), retry: flag(ANNOTATION_RETRY) };
+    let name = canary.name_any();
+    let namespace = canary.namespace().unwrap_or_default();
+    let mut results = BTreeMap::new();
+    loop {
+        let input = Input {
+            name: &name,
+            namespace: &namespace,
+            generation: canary.metadata.generation,
+            spec: &canary.spec,
+            status,
+            manual,
+            observed: &world.observed,
+            results: &results,
+            now,
+        };
+        let decision = decide::decide(&input);
+        let Some(stage) = decision.needs else { return decision };
+        let check_ctx = CheckContext { canary, now, since: status.last_step_time.as_ref().map(|t| t.0) };
+        let found = ctx.checks.run(stage, &check_ctx).await;
+        tracing::debug!(stage = %stage, results = found.len(), "ran checks");
+        results.insert(stage, found);
+    }
+}
+
+async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> Result<(), Error> {
+    let client = &ctx.client;
+    if d.ensure_objects {
+        if d.promote_primary {
+            act::promote_primary(client, canary, world).await?;
+        }
+        act::ensure_routing(client, canary, world, d.canary_weight).await?;
+        act::scale_target(client, world, d.target).await?;
+    }
+    for event in &d.events {
+        publish(ctx, canary, event.type_, event.reason, &event.message).await;
+    }
+    for notice in &d.notices {
+        ctx.notifier.notify(canary, notice).await;
+    }
+    act::remove_annotations(client, canary, &d.remove_annotations).await?;
+    act::write_status(client, canary, &d.status).await?;
+    report(canary, ctx, d);
+    Ok(())
+}
+
+/// A spec Fledge cannot act on: the `SpecValid` condition and a Warning event (once per
+/// distinct message), and nothing else moves.
+async fn spec_problem(
+    canary: &Canary,
+    ctx: &Context,
+    mut status: CanaryStatus,
+    message: String,
+) -> Result<Action, Error> {
+    let said = conditions::get(&status, SPEC_VALID).is_some_and(|c| c.message.as_deref() == Some(message.as_str()));
+    conditions::set(&mut status, SPEC_VALID, ConditionStatus::False, "InvalidSpec", &message, Timestamp::now());
+    status.observed_generation = canary.metadata.generation;
+    if !said {
+        publish(ctx, canary, EventType::Warning, "InvalidSpec", &message).await;
+    }
+    act::write_status(&ctx.client, canary, &status).await?;
+    Err(Error::Spec(message))
+}
+
+/// Publish an event on the Canary; a failure is logged, never fatal.
+pub async fn publish(ctx: &Context, canary: &Canary, type_: EventType, reason: &str, message: &str) {
+    ctx.events.publish(canary, type_, reason, message).await;
+}
+
+fn report(canary: &Canary, ctx: &Context, d: &Decision) {
+    let name = canary.name_any();
+    let namespace = canary.namespace().unwrap_or_default();
+    let before = canary.status.as_ref().map(|s| s.phase).unwrap_or_default();
+    let phase = d.status.phase;
+    let status = match phase {
+        Phase::Initialized | Phase::Succeeded => 1,
+        Phase::Failed => 2,
+        _ => 0,
+    };
+    ctx.metrics.set_canary_status(&namespace, &name, status);
+    let names = crate::objects::Names::of(canary);
+    ctx.metrics.set_canary_weight(&namespace, &names.primary, i64::from(100 - d.canary_weight));
+    ctx.metrics.set_canary_weight(&namespace, &names.target, i64::from(d.canary_weight));
+    if before != phase {
+        match phase {
+            Phase::Succeeded => ctx.metrics.inc_success(&namespace, &name),
+            Phase::Failed => ctx.metrics.inc_failure(&namespace, &name),
+            _ => {}
+        }
+    }
+}
