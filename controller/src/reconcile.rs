@@ -15,7 +15,7 @@ use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +83,15 @@ pub fn error_policy(canary: Arc<Canary>, error: &Error, _ctx: Arc<Context>) -> A
     }
 }
 
-async fn run(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
+async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
+    // The watch cache can lag behind our own last status write (a change to an owned object
+    // may trigger the next reconcile first); deciding from a stale status would repeat a step.
+    // One read from the API server gives the status as last written.
+    let api: Api<Canary> = Api::namespaced(ctx.client.clone(), &cached.namespace().unwrap_or_default());
+    let Some(fresh) = api.get_opt(&cached.name_any()).await.map_err(|e| Error::observe("the Canary", e))? else {
+        return Ok(Action::await_change());
+    };
+    let canary = &fresh;
     if canary.meta().deletion_timestamp.is_some() {
         return revert::finalize(canary, ctx).await;
     }

@@ -5,6 +5,7 @@
 
 pub mod apiserver;
 pub mod controller;
+pub mod demo;
 pub mod kubeconfig;
 pub mod mesh;
 pub mod prometheus;

@@ -16,6 +16,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the demo: the sandbox, the real `fledge controller`, a good release that is promoted
+    /// and an unready one that is rolled back, narrated step by step. Ends by itself.
+    Demo {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
     /// Start the sandbox and serve until Ctrl-C, for kubectl and the controller.
     Serve {
         /// Port of the API server on 127.0.0.1 (0 picks a free one).
@@ -32,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     match Cli::parse().command {
         Command::Serve { port, kubeconfig } => serve(port, kubeconfig).await,
+        Command::Demo { timeout } => fledge_e2e::demo::run(std::time::Duration::from_secs(timeout)).await,
     }
 }
 

@@ -1,0 +1,221 @@
+//! `fledge-sandbox demo`: a sandbox cluster, the real `fledge controller` binary, the podinfo
+//! Canary, a good release that is promoted and an unready one that is rolled back, narrated
+//! as it happens. Needs nothing but the Rust toolchain. Does I/O.
+
+use crate::controller::ControllerProcess;
+use crate::sandbox::{Options, Sandbox};
+use anyhow::{Context, bail};
+use fledge_crds::canary::{Canary, Phase};
+use fledge_crds::istio::VirtualService;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// The demo's manifest: podinfo and a Canary with a 2s interval, so a rollout takes seconds.
+pub const MANIFEST: &str = include_str!("demo.yaml");
+
+const FIELD_MANAGER: &str = "fledge-demo";
+
+/// Run the demo; returns when both releases have ended (or fails after `timeout`).
+pub async fn run(timeout: Duration) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("fledge-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sandbox = Sandbox::start(Options { kubeconfig: Some(dir.join("kubeconfig")), ..Options::default() }).await?;
+    let mut n = Narrator::new();
+    n.say(&format!("sandbox API server at {} (export KUBECONFIG={})", sandbox.url(), sandbox.kubeconfig().display()));
+    let client = client(&sandbox).await?;
+    install(&client).await?;
+    n.say("applied the Fledge CRDs, namespace test, Deployment podinfo (podinfo:6.0.0, 2 replicas), Canary podinfo");
+
+    let log = dir.join("fledge.log");
+    let mut controller = ControllerProcess::start(sandbox.kubeconfig(), &log, &["--leader-election=false"]).await?;
+    n.say(&format!("started `fledge controller`; its log is {}", log.display()));
+
+    let result = tokio::time::timeout(timeout, story(&client, &mut n)).await;
+    let _ = controller.terminate().await;
+    sandbox.stop().await;
+    match result {
+        Ok(Ok(summary)) => {
+            println!("\n{summary}");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.context(format!("the demo failed; the controller's log is {}", log.display()))),
+        Err(_) => bail!("the demo did not finish within {timeout:?}; the controller's log is {}", log.display()),
+    }
+}
+
+async fn story(client: &Client, n: &mut Narrator) -> anyhow::Result<String> {
+    let canaries: Api<Canary> = Api::namespaced(client.clone(), "test");
+    n.watch_until(client, &canaries, &[Phase::Initialized]).await?;
+
+    n.title("release 1: podinfo:6.0.1, a good version");
+    let started = Instant::now();
+    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.1", None).await?;
+    let end = n.watch_until(client, &canaries, &[Phase::Succeeded, Phase::Failed]).await?;
+    if end != Phase::Succeeded {
+        bail!("release 1 ended {end}, expected Succeeded");
+    }
+    let good = started.elapsed();
+
+    n.title("release 2: podinfo:6.0.2, whose pods never become ready");
+    let started = Instant::now();
+    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.2", Some("false")).await?;
+    let end = n.watch_until(client, &canaries, &[Phase::Failed, Phase::Succeeded]).await?;
+    if end != Phase::Failed {
+        bail!("release 2 ended {end}, expected Failed");
+    }
+    let bad = started.elapsed();
+    let primary: Api<Deployment> = Api::namespaced(client.clone(), "test");
+    let image = primary
+        .get("podinfo-primary")
+        .await?
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.containers.first().and_then(|c| c.image.clone()))
+        .unwrap_or_default();
+    Ok(format!(
+        "Done. podinfo:6.0.1 was promoted in {:.0}s; podinfo:6.0.2 was rolled back after {:.0}s.\n\
+         The primary runs {image} and serves all traffic.",
+        good.as_secs_f64(),
+        bad.as_secs_f64()
+    ))
+}
+
+async fn client(sandbox: &Sandbox) -> anyhow::Result<Client> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(sandbox.kubeconfig())?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// The CRDs and the manifest, by server-side apply, as `kubectl apply --server-side` would.
+async fn install(client: &Client) -> anyhow::Result<()> {
+    let apply = PatchParams::apply(FIELD_MANAGER).force();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in fledge_crds::generate::crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        crds.patch(&name, &apply, &Patch::Apply(&crd)).await.with_context(|| format!("installing the CRD {name}"))?;
+    }
+    // The API server registers new kinds at once; wait until Canaries are served.
+    let canaries: Api<Canary> = Api::namespaced(client.clone(), "test");
+    for _ in 0..50 {
+        if canaries.list(&ListParams::default()).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for document in MANIFEST.split("\n---\n") {
+        let object: serde_json::Value = serde_norway::from_str(document).context("reading the demo manifest")?;
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        match object["kind"].as_str() {
+            Some("Namespace") => {
+                Api::<Namespace>::all(client.clone()).patch(&name, &apply, &Patch::Apply(&object)).await?;
+            }
+            Some("Deployment") => {
+                Api::<Deployment>::namespaced(client.clone(), "test")
+                    .patch(&name, &apply, &Patch::Apply(&object))
+                    .await?;
+            }
+            Some("Canary") => {
+                canaries.patch(&name, &apply, &Patch::Apply(&object)).await?;
+            }
+            other => bail!("the demo manifest has an unexpected kind {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+/// What `kubectl set image` does, plus the sandbox's annotation for pods that never get ready.
+async fn set_image(client: &Client, image: &str, ready: Option<&str>) -> anyhow::Result<()> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "test");
+    let annotations = match ready {
+        Some(value) => json!({ crate::workloads::ANNOTATION_READY: value }),
+        None => json!({ crate::workloads::ANNOTATION_READY: null }),
+    };
+    let patch = json!({"spec": {"template": {
+        "metadata": {"annotations": annotations},
+        "spec": {"containers": [{"name": "podinfod", "image": image}]},
+    }}});
+    deployments.patch("podinfo", &PatchParams::default(), &Patch::Strategic(patch)).await?;
+    Ok(())
+}
+
+/// Prints what happens: phase and weight changes, and every event, with the time since start.
+struct Narrator {
+    start: Instant,
+    seen_events: BTreeSet<String>,
+    last: Option<(Phase, i32, String)>,
+}
+
+impl Narrator {
+    fn new() -> Self {
+        Self { start: Instant::now(), seen_events: BTreeSet::new(), last: None }
+    }
+
+    fn say(&self, line: &str) {
+        println!("[{:>5.1}s] {line}", self.start.elapsed().as_secs_f64());
+    }
+
+    fn title(&self, line: &str) {
+        println!("\n== {line}");
+    }
+
+    /// Narrate until the Canary reaches one of `phases` (seen after a change in this call).
+    async fn watch_until(
+        &mut self,
+        client: &Client,
+        canaries: &Api<Canary>,
+        phases: &[Phase],
+    ) -> anyhow::Result<Phase> {
+        let routes: Api<VirtualService> = Api::namespaced(client.clone(), "test");
+        let events: Api<Event> = Api::namespaced(client.clone(), "test");
+        let entered = self.last.as_ref().map(|l| l.0);
+        let mut moved = false;
+        loop {
+            let mut new_events: Vec<Event> = events
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .filter(|e| e.metadata.name.as_ref().is_some_and(|n| !self.seen_events.contains(n)))
+                .collect();
+            new_events.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+            for e in new_events {
+                self.seen_events.insert(e.metadata.name.clone().unwrap_or_default());
+                let kind = if e.type_.as_deref() == Some("Warning") { "WARNING " } else { "" };
+                let reason = e.reason.unwrap_or_default();
+                self.say(&format!("  event {kind}{reason}: {}", e.note.unwrap_or_default()));
+            }
+            let canary = canaries.get("podinfo").await?;
+            let status = canary.status.unwrap_or_default();
+            let weights = routes
+                .get_opt("podinfo")
+                .await?
+                .and_then(|vs| vs.spec.http.into_iter().next())
+                .map(|h| {
+                    h.route
+                        .iter()
+                        .map(|r| format!("{} {}%", r.destination.host, r.weight.unwrap_or(0)))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                })
+                .unwrap_or_else(|| "no VirtualService yet".to_owned());
+            let now = (status.phase, status.canary_weight.unwrap_or(0), weights.clone());
+            if self.last.as_ref() != Some(&now) {
+                let phase = if status.phase == Phase::Unset { "(new)" } else { status.phase.as_str() };
+                self.say(&format!("canary podinfo {phase:<12} routes: {weights}"));
+                moved |= Some(status.phase) != entered;
+                self.last = Some(now);
+            }
+            if phases.contains(&status.phase) && (moved || entered.is_none()) {
+                return Ok(status.phase);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
