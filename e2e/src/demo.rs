@@ -93,38 +93,48 @@ async fn client(sandbox: &Sandbox) -> anyhow::Result<Client> {
     Ok(Client::try_from(config)?)
 }
 
-/// The CRDs and the manifest, by server-side apply, as `kubectl apply --server-side` would.
+/// The CRDs and the demo manifest, by server-side apply.
 async fn install(client: &Client) -> anyhow::Result<()> {
+    install_crds(client).await?;
+    apply(client, MANIFEST).await
+}
+
+/// The Fledge CRDs, by server-side apply as `kubectl apply --server-side` would, waiting until
+/// Canaries are served.
+pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in fledge_crds::generate::crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();
         crds.patch(&name, &apply, &Patch::Apply(&crd)).await.with_context(|| format!("installing the CRD {name}"))?;
     }
-    // The API server registers new kinds at once; wait until Canaries are served.
-    let canaries: Api<Canary> = Api::namespaced(client.clone(), "test");
+    let canaries: Api<Canary> = Api::all(client.clone());
     for _ in 0..50 {
         if canaries.list(&ListParams::default()).await.is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for document in MANIFEST.split("\n---\n") {
-        let object: serde_json::Value = serde_norway::from_str(document).context("reading the demo manifest")?;
+    Ok(())
+}
+
+/// Server-side apply the Namespaces, Deployments and Canaries of a manifest.
+pub async fn apply(client: &Client, manifest: &str) -> anyhow::Result<()> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for document in manifest.split("\n---\n") {
+        let object: serde_json::Value = serde_norway::from_str(document).context("reading a manifest")?;
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or("default").to_owned();
+        let patch = Patch::Apply(&object);
         match object["kind"].as_str() {
-            Some("Namespace") => {
-                Api::<Namespace>::all(client.clone()).patch(&name, &apply, &Patch::Apply(&object)).await?;
-            }
+            Some("Namespace") => drop(Api::<Namespace>::all(client.clone()).patch(&name, &params, &patch).await?),
             Some("Deployment") => {
-                Api::<Deployment>::namespaced(client.clone(), "test")
-                    .patch(&name, &apply, &Patch::Apply(&object))
-                    .await?;
+                drop(Api::<Deployment>::namespaced(client.clone(), &namespace).patch(&name, &params, &patch).await?)
             }
             Some("Canary") => {
-                canaries.patch(&name, &apply, &Patch::Apply(&object)).await?;
+                drop(Api::<Canary>::namespaced(client.clone(), &namespace).patch(&name, &params, &patch).await?)
             }
-            other => bail!("the demo manifest has an unexpected kind {other:?}"),
+            other => bail!("cannot apply a {other:?}"),
         }
     }
     Ok(())

@@ -48,6 +48,16 @@ spec:
           ports: [{name: http, containerPort: 9898}]
           envFrom: [{configMapRef: {name: podinfo-config}}]
 ---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: podinfo
+  namespace: test
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  minReplicas: 2
+  maxReplicas: 4
+---
 apiVersion: fledge.dev/v1beta1
 kind: Canary
 metadata:
@@ -55,6 +65,7 @@ metadata:
   namespace: test
 spec:
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  autoscalerRef: {apiVersion: autoscaling/v2, kind: HorizontalPodAutoscaler, name: podinfo}
   progressDeadlineSeconds: 8
   service:
     port: 9898
@@ -206,6 +217,23 @@ async fn initialization_creates_every_object() {
     )
     .await;
     assert_eq!(cm, "hello");
+
+    // The primary gets a copy of the target's autoscaler.
+    let hpa = kubectl_ok(
+        &w.sandbox,
+        &[
+            "-n",
+            "test",
+            "get",
+            "hpa",
+            "podinfo-primary",
+            "-o",
+            "jsonpath={.spec.scaleTargetRef.name} {.spec.minReplicas}",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(hpa, "podinfo-primary 2");
 
     // Services: the apex and -primary select the primary pods, -canary the target's.
     let services = Api::<Service>::namespaced(w.client.clone(), "test");
@@ -415,4 +443,36 @@ async fn revert_on_deletion_gives_the_traffic_back_to_the_target() {
         (!out.ok).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_whose_target_is_missing_says_so() {
+    let w = world(MANIFEST).await;
+    let other = r#"
+apiVersion: fledge.dev/v1beta1
+kind: Canary
+metadata:
+  name: backend
+  namespace: test
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: backend}
+  service: {port: 8080}
+  analysis: {interval: 1s, stepWeight: 10, maxWeight: 50}
+"#;
+    kubectl_ok(&w.sandbox, &["apply", "-f", "-"], Some(other)).await;
+    let message = "spec.targetRef: Deployment test/backend does not exist; create it or fix the name";
+    let condition = eventually(Duration::from_secs(10), "the SpecValid condition", || async {
+        let c = w.canaries().get("backend").await.ok()?;
+        c.status?.conditions?.into_iter().find(|c| c.r#type == "SpecValid")
+    })
+    .await;
+    assert_eq!(condition.status, fledge_crds::canary::ConditionStatus::False);
+    assert_eq!(condition.reason, "InvalidSpec");
+    assert_eq!(condition.message.as_deref(), Some(message));
+    eventually(Duration::from_secs(5), "the InvalidSpec event", || async {
+        w.events().await.contains(message).then_some(())
+    })
+    .await;
+    // The other canary is not disturbed.
+    assert_eq!(w.canary().await.status.unwrap().phase, Phase::Initialized);
 }

@@ -32,6 +32,10 @@ pub async fn handle(
     body: Bytes,
 ) -> Response {
     let write = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    cluster.counts.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if write {
+        cluster.counts.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match cluster.faults.draw(write) {
         Fault::Fail(409) => return ApiError::conflict("injected", "fault").into_response(),
         Fault::Fail(code) => {

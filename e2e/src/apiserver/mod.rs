@@ -43,6 +43,8 @@ pub struct Cluster {
     pub stops: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     /// The simulated mesh, whose metrics `/metrics` serves.
     pub mesh: std::sync::Arc<std::sync::Mutex<crate::mesh::Mesh>>,
+    /// Requests served: (all, writes), for benchmarks.
+    pub counts: std::sync::Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
 }
 
 impl Default for Cluster {
@@ -60,11 +62,18 @@ impl Cluster {
             faults: Faults::default(),
             stops: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
             mesh: Default::default(),
+            counts: Default::default(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             cluster.create_namespace(ns);
         }
         cluster
+    }
+
+    /// Requests served so far: (all, writes).
+    pub fn requests(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.counts.0.load(Relaxed), self.counts.1.load(Relaxed))
     }
 
     /// Creates a namespace if it does not exist.
