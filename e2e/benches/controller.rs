@@ -70,8 +70,18 @@ fn metric(metrics: &str, line_start: &str) -> f64 {
     metrics.lines().find_map(|l| l.strip_prefix(line_start)).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0)
 }
 
+async fn scrape(controller: &ControllerProcess) -> anyhow::Result<String> {
+    Ok(reqwest::get(format!("http://{}/metrics", controller.listen)).await?.text().await?)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Benchmark the controller as it is now, not a release binary left from an earlier build.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "fledge-controller", "--bin", "fledge"])
+        .status()?;
+    anyhow::ensure!(built.success(), "cargo build --release --bin fledge failed");
     let n: usize = std::env::var("CANARIES").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = std::env::temp_dir().join(format!("fledge-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -95,13 +105,17 @@ async fn main() -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let release = wait_all(&client, Phase::Succeeded, n).await + Duration::from_secs(2);
-    // Idle for a while: an idle controller should make almost no requests.
+    // Let the promoted primaries finish rolling out, then stay idle for a while: an idle
+    // controller should make almost no requests.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let reconciles_from = metric(&scrape(&controller).await?, "fledge_reconcile_total{result=\"ok\"} ");
     let idle_from = sandbox.cluster.requests();
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle_to = sandbox.cluster.requests();
     let (idle, idle_writes) = (idle_to.0 - idle_from.0, idle_to.1 - idle_from.1);
 
-    let metrics = reqwest::get(format!("http://{}/metrics", controller.listen)).await?.text().await?;
+    let metrics = scrape(&controller).await?;
+    let idle_reconciles = metric(&metrics, "fledge_reconcile_total{result=\"ok\"} ") - reconciles_from;
     let count = metric(&metrics, "fledge_reconcile_duration_seconds_count ");
     let sum = metric(&metrics, "fledge_reconcile_duration_seconds_sum ");
     let status = std::fs::read_to_string(format!("/proc/{}/status", controller.id().unwrap_or(0))).unwrap_or_default();
@@ -118,7 +132,9 @@ async fn main() -> anyhow::Result<()> {
         quantile(&metrics, "fledge_reconcile_duration_seconds", 0.5),
         quantile(&metrics, "fledge_reconcile_duration_seconds", 0.99)
     );
-    println!("API requests in 10s with every canary idle: {idle} ({idle_writes} writes)");
+    println!(
+        "in 10s with every canary idle: {idle_reconciles:.0} reconciles, {idle} API requests ({idle_writes} writes)"
+    );
     println!("controller peak memory: {}", peak.trim_start_matches("VmHWM:").trim());
     Ok(())
 }

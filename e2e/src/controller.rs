@@ -22,8 +22,11 @@ pub fn fledge_binary() -> anyhow::Result<PathBuf> {
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the workspace root")?;
+    // The same profile as this executable, so the binary lands beside it.
+    let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
     let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "--bin", "fledge"])
+        .args(["build", "--quiet", "-p", "fledge-controller", "--bin", "fledge"])
+        .args(profile)
         .current_dir(root)
         .status()
         .context("running cargo build --bin fledge")?;

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 /// How often to look while waiting on pods (readiness has no watch of its own here).
 const POLL: Duration = Duration::from_secs(2);
+/// How often to look at a Canary with nothing under way: every change that matters (the
+/// target, its configs, the Canary, the objects Fledge owns) arrives as a watch event, so
+/// this is only a safety net.
+const IDLE_RESYNC: Duration = Duration::from_secs(300);
 
 pub(super) fn decide(input: &Input<'_>) -> Decision {
     let mut run = Run::new(input);
@@ -58,7 +62,7 @@ impl<'i, 'a> Run<'i, 'a> {
             events: Vec::new(),
             notices: Vec::new(),
             remove_annotations: Vec::new(),
-            requeue_after: parse_interval(i.spec),
+            requeue_after: IDLE_RESYNC,
         };
         Self { i, d, pending: manual::Pending::from(i.manual), reason: None, message: None }
     }

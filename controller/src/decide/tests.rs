@@ -819,3 +819,13 @@ fn the_requeue_is_the_time_left_to_the_next_step() {
     let d = sim.after(3).clone();
     assert_eq!(d.requeue_after, Duration::from_secs(7));
 }
+
+#[test]
+fn an_idle_canary_is_looked_at_again_only_as_a_safety_net() {
+    let mut sim = Sim::initialized(spec(""));
+    let d = sim.after(30).clone();
+    assert_eq!(d.requeue_after, Duration::from_secs(300));
+    sim.release("rev2");
+    let d = sim.after(1).clone();
+    assert_eq!(d.requeue_after, Duration::from_secs(10), "a run is looked at every interval");
+}
