@@ -352,8 +352,11 @@ async fn abort_promote_and_retry_by_annotation() {
     assert_eq!(w.weights().await, Some((100, 0)));
     let canary = w.canary().await;
     assert!(!canary.metadata.annotations.unwrap_or_default().contains_key("fledge.dev/abort"), "removed once acted on");
-    let promoted = canary.status.unwrap().conditions.unwrap().into_iter().find(|c| c.r#type == "Promoted").unwrap();
+    let conditions = canary.status.unwrap().conditions.unwrap();
+    let promoted = conditions.iter().find(|c| c.r#type == "Promoted").unwrap();
     assert_eq!(promoted.reason, "Aborted");
+    let trace = conditions.iter().find(|c| c.r#type == "ManualAction").unwrap();
+    assert_eq!(trace.message.as_deref(), Some("fledge.dev/abort=true acted on in phase Progressing"));
     assert!(w.events().await.contains("aborted by fledge.dev/abort=true"));
 
     // Abort again when nothing progresses: removed with a Warning that says why.

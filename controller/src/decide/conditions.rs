@@ -11,6 +11,8 @@ use k8s_openapi::jiff::Timestamp;
 pub const PROMOTED: &str = "Promoted";
 /// Whether the Canary is suspended.
 pub const SUSPENDED: &str = "Suspended";
+/// The last manual annotation acted on or refused, and what came of it.
+pub const MANUAL_ACTION: &str = "ManualAction";
 
 /// Set a condition, keeping its times unless something changed.
 pub fn set(

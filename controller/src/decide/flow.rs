@@ -3,7 +3,7 @@
 //! deadlines hold in every phase, steps are timed from the status, and a primary that is not
 //! ready after promotion never receives the traffic. Pure.
 
-use super::conditions::{self, PROMOTED, SUSPENDED};
+use super::conditions::{self, MANUAL_ACTION, PROMOTED, SUSPENDED};
 use super::manual::{self, Refusal};
 use super::time::{deadline, elapsed, parse_interval, progress_since, remaining, stamp};
 use super::{Decision, Event, EventType, Input, TargetScale};
@@ -147,9 +147,7 @@ impl<'i, 'a> Run<'i, 'a> {
     fn suspended(&mut self) {
         self.d.ensure_objects = false;
         let phase = self.phase();
-        if self.pending.abort && manual::can_abort(phase) {
-            self.pending.abort = false;
-            self.d.remove_annotations.push(fledge_crds::ANNOTATION_ABORT);
+        if self.pending.abort && manual::can_abort(phase) && self.take_abort() {
             self.abort();
             return;
         }
@@ -216,9 +214,7 @@ impl<'i, 'a> Run<'i, 'a> {
         let o = self.i.observed;
         self.d.target = TargetScale::Zero;
         self.set_weight(0);
-        if self.pending.retry && phase == Phase::Failed {
-            self.pending.retry = false;
-            self.d.remove_annotations.push(fledge_crds::ANNOTATION_RETRY);
+        if phase == Phase::Failed && self.take_retry() {
             let id = self.id();
             self.event(
                 EventType::Normal,
@@ -550,16 +546,39 @@ impl<'i, 'a> Run<'i, 'a> {
         self.message = Some(message);
     }
 
+    /// Act on a pending annotation: it is no longer pending and will be removed.
+    /// The condition records it, so the status shows who stepped in and when.
+    fn take(&mut self, flag: fn(&mut manual::Pending) -> &mut bool, annotation: &'static str, reason: &str) -> bool {
+        let taken = std::mem::take(flag(&mut self.pending));
+        if taken {
+            self.d.remove_annotations.push(annotation);
+            let message = format!("{annotation}=true acted on in phase {}", self.phase());
+            self.manual_trace(reason, &message);
+        }
+        taken
+    }
+
+    fn manual_trace(&mut self, reason: &str, message: &str) {
+        // A new instant per action, so a repeated action shows as a new transition.
+        if let Some(c) =
+            self.d.status.conditions.as_mut().and_then(|c| c.iter_mut().find(|c| c.r#type == MANUAL_ACTION))
+        {
+            c.status = ConditionStatus::Unknown;
+        }
+        conditions::set(&mut self.d.status, MANUAL_ACTION, ConditionStatus::True, reason, message, self.i.now);
+    }
+
     fn take_abort(&mut self) -> bool {
-        std::mem::take(&mut self.pending.abort)
-            .then(|| self.d.remove_annotations.push(fledge_crds::ANNOTATION_ABORT))
-            .is_some()
+        self.take(|p| &mut p.abort, fledge_crds::ANNOTATION_ABORT, "Aborted")
+    }
+
+    fn take_retry(&mut self) -> bool {
+        self.take(|p| &mut p.retry, fledge_crds::ANNOTATION_RETRY, "Retried")
     }
 
     fn take_promote(&mut self) -> bool {
-        let taken = std::mem::take(&mut self.pending.promote);
+        let taken = self.take(|p| &mut p.promote, fledge_crds::ANNOTATION_PROMOTE, "Promoted");
         if taken {
-            self.d.remove_annotations.push(fledge_crds::ANNOTATION_PROMOTE);
             let id = self.id();
             self.event(
                 EventType::Normal,
@@ -578,9 +597,10 @@ impl<'i, 'a> Run<'i, 'a> {
     fn refuse_all(&mut self, why: impl Fn(Phase) -> Refusal) {
         let phase = self.phase();
         for (annotation, which) in self.pending.take_all() {
-            let refusal = why(phase);
+            let message = why(phase).message(which, &self.id());
             self.d.remove_annotations.push(annotation);
-            self.event(EventType::Warning, "AnnotationIgnored", refusal.message(which, &self.id()));
+            self.manual_trace("Ignored", &message);
+            self.event(EventType::Warning, "AnnotationIgnored", message);
         }
     }
 

@@ -587,6 +587,9 @@ fn abort_rolls_back_at_once_and_is_removed() {
     assert_eq!(sim.promoted().reason, "Aborted");
     assert_eq!(sim.removed, vec![ANNOTATION_ABORT]);
     assert!(sim.notices.contains(&NoticeKind::Manual));
+    let trace = sim.status.conditions.as_ref().unwrap().iter().find(|c| c.r#type == "ManualAction").unwrap();
+    assert_eq!(trace.reason, "Aborted");
+    assert_eq!(trace.message.as_deref(), Some("fledge.dev/abort=true acted on in phase Progressing"));
     assert!(sim.events.iter().any(|(r, m)| *r == "RolledBack" && m.contains("aborted by fledge.dev/abort=true")));
     // The reason stays while the canary stays Failed.
     sim.after(30);
