@@ -479,3 +479,39 @@ spec:
     // The other canary is not disturbed.
     assert_eq!(w.canary().await.status.unwrap().phase, Phase::Initialized);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_that_breaks_after_promotion_never_gets_the_traffic() {
+    let w = world(MANIFEST).await;
+    // From now on the primary's new pods never become ready; its current pods keep serving.
+    let broken = "sandbox.fledge.dev/new-pods-ready=false";
+    kubectl_ok(&w.sandbox, &["-n", "test", "annotate", "deployment", "podinfo-primary", broken], None).await;
+    w.set_image("ghcr.io/stefanprodan/podinfo:6.0.1").await;
+    w.phase_is(Phase::Promoting, 30).await;
+    // Past the primary's progress deadline (8s): still Promoting, the canary keeps its share.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(w.canary().await.status.unwrap().phase, Phase::Promoting);
+    assert_eq!(w.weights().await, Some((50, 50)), "traffic stays where it was");
+    assert_eq!(w.replicas("podinfo").await, 2, "the canary is not scaled down");
+    let events = w.events().await;
+    assert_eq!(events.matches("PrimaryNotReady").count(), 1, "said once:\n{events}");
+    assert!(events.contains("Primary podinfo-primary.test is not ready after 8s"), "{events}");
+    let ready = kubectl_ok(
+        &w.sandbox,
+        &["-n", "test", "get", "deployment", "podinfo-primary", "-o", "jsonpath={.status.readyReplicas}"],
+        None,
+    )
+    .await;
+    assert_eq!(ready, "2", "the primary's old pods still serve its share");
+
+    // Fixed (the annotation gone, its stuck pods replaced): the promotion finishes.
+    kubectl_ok(
+        &w.sandbox,
+        &["-n", "test", "annotate", "deployment", "podinfo-primary", "sandbox.fledge.dev/new-pods-ready-"],
+        None,
+    )
+    .await;
+    kubectl_ok(&w.sandbox, &["-n", "test", "delete", "pods", "-l", "app=podinfo-primary"], None).await;
+    w.phase_is(Phase::Succeeded, 30).await;
+    assert_eq!(w.weights().await, Some((100, 0)));
+}

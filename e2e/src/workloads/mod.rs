@@ -8,6 +8,10 @@ use std::time::{Duration, SystemTime};
 
 /// A pod template annotation that keeps the pods of a version from ever becoming ready.
 pub const ANNOTATION_READY: &str = "sandbox.fledge.dev/ready";
+/// A Deployment annotation (not the template's): the pods it creates from now on never become
+/// ready, while those it has keep serving. How a test breaks one Deployment of two that share a
+/// template, for example a primary after promotion.
+pub const ANNOTATION_NEW_PODS_READY: &str = "sandbox.fledge.dev/new-pods-ready";
 /// A pod annotation that keeps the simulated Istio sidecar out, as Istio's own does.
 pub const ANNOTATION_INJECT: &str = "sidecar.istio.io/inject";
 /// The sidecar container every meshed pod gets.
@@ -154,7 +158,11 @@ fn new_pod(deployment: &Value, hash: &str, index: usize) -> Value {
     let template = &deployment["spec"]["template"];
     let mut labels = template.pointer("/metadata/labels").cloned().unwrap_or(json!({}));
     labels["pod-template-hash"] = json!(hash);
-    let annotations = template.pointer("/metadata/annotations").cloned().unwrap_or(json!({}));
+    let mut annotations = template.pointer("/metadata/annotations").cloned().unwrap_or(json!({}));
+    let broken = format!("/metadata/annotations/{}", ANNOTATION_NEW_PODS_READY.replace('/', "~1"));
+    if deployment.pointer(&broken) == Some(&json!("false")) {
+        annotations[ANNOTATION_READY] = json!("false");
+    }
     let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
     let injected = annotations.get(ANNOTATION_INJECT) != Some(&json!("false"));
     if injected && let Some(containers) = spec.get_mut("containers").and_then(Value::as_array_mut) {

@@ -136,3 +136,17 @@ fn a_pod_can_opt_out_of_the_sidecar() {
     let Some(Action::CreatePod(pod)) = actions.first() else { panic!("{actions:?}") };
     assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_deployment_can_break_its_new_pods_only() {
+    let mut d = deployment(1, "app:1", json!({}));
+    let mut pods = Vec::new();
+    let now = run(&mut d, &mut pods, start(), 3);
+    assert!(pods.iter().all(is_ready));
+    d["metadata"]["annotations"] = json!({ANNOTATION_NEW_PODS_READY: "false"});
+    d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("app:2");
+    d["metadata"]["generation"] = json!(2);
+    run(&mut d, &mut pods, now, 5);
+    assert_eq!(pods.len(), 2, "the new pod never gets ready, so the old one stays");
+    assert_eq!(pods.iter().filter(|p| is_ready(p)).count(), 1);
+}
