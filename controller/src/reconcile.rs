@@ -117,7 +117,12 @@ async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
 
     let world = match observe::observe(&ctx.client, canary).await {
         Ok(world) => world,
-        Err(Error::Spec(message)) => return spec_problem(canary, ctx, status, message).await,
+        Err(Error::Spec(message)) => {
+            if status.phase.is_active() {
+                status = target_gone(canary, ctx, status, &message).await?;
+            }
+            return spec_problem(canary, ctx, status, message).await;
+        }
         Err(e) => return Err(e),
     };
     let decision = decide_with_checks(canary, ctx, &status, &world).await;
@@ -193,6 +198,29 @@ async fn spec_problem(
     }
     act::write_status(&ctx.client, canary, &status).await?;
     Err(Error::Spec(message))
+}
+
+/// The target vanished (or became unusable) while traffic was on it: send everything to the
+/// primary at once rather than to a Service without pods, and say so. The run is Failed.
+async fn target_gone(
+    canary: &Canary,
+    ctx: &Context,
+    mut status: CanaryStatus,
+    why: &str,
+) -> Result<CanaryStatus, Error> {
+    let vs = crate::objects::virtual_service(canary, 0).map_err(|e| Error::Spec(e.to_string()))?;
+    act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, |_| true).await?;
+    let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());
+    let message = format!("Rolling back {id}: all traffic to the primary, the canary cannot serve ({why})");
+    let now = Timestamp::now();
+    status.phase = Phase::Failed;
+    status.canary_weight = Some(0);
+    status.failed_checks = Some(0);
+    status.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+    conditions::set(&mut status, conditions::PROMOTED, ConditionStatus::False, "TargetUnavailable", &message, now);
+    publish(ctx, canary, EventType::Warning, "RolledBack", &message).await;
+    ctx.metrics.inc_failure(&canary.namespace().unwrap_or_default(), &canary.name_any());
+    Ok(status)
 }
 
 /// Publish an event on the Canary; a failure is logged, never fatal.

@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 
-/// Where the `fledge` binary is: beside this executable (`target/debug/`), or one folder up
-/// (test executables live in `target/debug/deps/`). Built with cargo when missing.
+/// Where the `fledge` binary is: beside this executable (`target/<profile>/`), or one folder
+/// up (test executables live in `target/<profile>/deps/`). Under cargo (`cargo run`, `cargo
+/// test`, `cargo bench` set `CARGO`) it is built first, once per process, so a test never runs
+/// a controller older than the code: `cargo test -p fledge-e2e` alone does not rebuild another
+/// package's binary.
 pub fn fledge_binary() -> anyhow::Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let exe = std::env::current_exe().context("locating this executable")?;
     let candidates: Vec<PathBuf> = exe
         .ancestors()
@@ -17,10 +21,16 @@ pub fn fledge_binary() -> anyhow::Result<PathBuf> {
         .take(2)
         .map(|dir| dir.join(format!("fledge{}", std::env::consts::EXE_SUFFIX)))
         .collect();
-    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
-        return Ok(found.clone());
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        BUILT.get_or_init(|| build(&cargo).map_err(|e| format!("{e:#}"))).clone().map_err(|e| anyhow::anyhow!(e))?;
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .context("no fledge binary beside this executable; run `cargo build --bin fledge`")
+}
+
+fn build(cargo: &std::ffi::OsStr) -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the workspace root")?;
     // The same profile as this executable, so the binary lands beside it.
     let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
@@ -33,10 +43,7 @@ pub fn fledge_binary() -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("cargo build --bin fledge failed");
     }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .context("the fledge binary is not beside this executable after building it")
+    Ok(())
 }
 
 /// A free port on 127.0.0.1 (bound and released; the controller binds it right after).

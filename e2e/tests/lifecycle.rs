@@ -515,3 +515,22 @@ async fn a_primary_that_breaks_after_promotion_never_gets_the_traffic() {
     w.phase_is(Phase::Succeeded, 30).await;
     assert_eq!(w.weights().await, Some((100, 0)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_deleted_mid_rollout_sends_all_traffic_to_the_primary() {
+    let slow = MANIFEST.replace("interval: 1s", "interval: 2s");
+    let w = world(&slow).await;
+    w.set_image("ghcr.io/stefanprodan/podinfo:6.0.1").await;
+    eventually(Duration::from_secs(30), "weight 10", || async { (w.weights().await?.1 >= 10).then_some(()) }).await;
+    kubectl_ok(&w.sandbox, &["-n", "test", "delete", "deployment", "podinfo"], None).await;
+    w.phase_is(Phase::Failed, 5).await;
+    assert_eq!(w.weights().await, Some((100, 0)));
+    let conditions = w.canary().await.status.unwrap().conditions.unwrap();
+    let promoted = conditions.iter().find(|c| c.r#type == "Promoted").unwrap();
+    assert_eq!(promoted.reason, "TargetUnavailable");
+    let spec = conditions.iter().find(|c| c.r#type == "SpecValid").unwrap();
+    assert_eq!(
+        spec.message.as_deref(),
+        Some("spec.targetRef: Deployment test/podinfo does not exist; create it or fix the name")
+    );
+}
