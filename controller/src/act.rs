@@ -60,20 +60,31 @@ fn always<K>(_: &K) -> bool {
     true
 }
 
-/// The Services, DestinationRules, VirtualService (at `canary_weight`) and primary autoscaler.
-pub async fn ensure_routing(client: &Client, canary: &Canary, world: &World, canary_weight: i32) -> Result<(), Error> {
+/// The Services, DestinationRules, VirtualService (at `canary_weight`) and primary autoscaler;
+/// without `route_apex`, not the apex Service and the VirtualService, which send users' traffic.
+pub async fn ensure_routing(
+    client: &Client,
+    canary: &Canary,
+    world: &World,
+    canary_weight: i32,
+    route_apex: bool,
+) -> Result<(), Error> {
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
+    let names = Names::of(canary);
     for service in objects::services(canary, &world.selector, &world.target).map_err(spec_error)? {
-        apply::<Service>(client, service, always).await?;
+        if route_apex || service.metadata.name.as_deref() != Some(names.apex.as_str()) {
+            apply::<Service>(client, service, always).await?;
+        }
     }
     for rule in objects::destination_rules(canary).map_err(spec_error)? {
         apply::<DestinationRule>(client, rule, always).await?;
     }
-    let names = Names::of(canary);
-    let want = Some((100 - canary_weight, canary_weight));
-    let vs = objects::virtual_service(canary, canary_weight).map_err(spec_error)?;
-    // Someone else moving the weights is put right even when our last write was the same.
-    apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
+    if route_apex {
+        let want = Some((100 - canary_weight, canary_weight));
+        let vs = objects::virtual_service(canary, canary_weight).map_err(spec_error)?;
+        // Someone else moving the weights is put right even when our last write was the same.
+        apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
+    }
     if let Some(hpa) = &world.target_hpa {
         apply::<HorizontalPodAutoscaler>(client, objects::primary_hpa(canary, hpa), always).await?;
     }
@@ -92,6 +103,16 @@ pub async fn promote_primary(client: &Client, canary: &Canary, world: &World) ->
     let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas)
         .map_err(|e| Error::Spec(e.to_string()))?;
     primary.annotations_mut().insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
+    // In the pod template too: a revision that changed only a ConfigMap or Secret leaves the
+    // template as it was (it names `<config>-primary` either way), and without this the
+    // primary's pods would never restart to read the new content.
+    if let Some(template) = primary.spec.as_mut().map(|s| &mut s.template) {
+        let metadata = template.metadata.get_or_insert_with(Default::default);
+        metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
+    }
     apply::<Deployment>(client, primary, always).await?;
     Ok(())
 }
@@ -132,7 +153,8 @@ pub async fn scale_target(client: &Client, world: &World, scale: TargetScale) ->
     let namespace = world.target.namespace().unwrap_or_default();
     let name = world.target.name_any();
     let api: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
-    api.patch_scale(&name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": want}})))
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_owned()), ..PatchParams::default() };
+    api.patch_scale(&name, &params, &Patch::Merge(json!({"spec": {"replicas": want}})))
         .await
         .map_err(|e| Error::act(format!("the scale of Deployment {namespace}/{name}"), e))?;
     tracing::info!(deployment = %name, replicas = want, "scaled the target");
@@ -157,21 +179,64 @@ pub async fn remove_annotations(client: &Client, canary: &Canary, keys: &[&str])
 }
 
 /// Write the status when it differs from the live one: a JSON merge patch of the status
-/// subresource, with the fields that went away set to null.
-pub async fn write_status(client: &Client, canary: &Canary, status: &CanaryStatus) -> Result<bool, Error> {
+/// subresource, with the fields that went away set to null, on the condition that the Canary
+/// is still the one read (its resourceVersion): a replica that lost the leadership mid-reconcile
+/// gets a conflict instead of overwriting the new leader's step. Returns the Canary as written.
+pub async fn write_status(client: &Client, canary: &Canary, status: &CanaryStatus) -> Result<Option<Canary>, Error> {
     let live = canary.status.clone().unwrap_or_default();
     if &live == status {
-        return Ok(false);
+        return Ok(None);
     }
-    let mut patch = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
-    if let (Some(old), Some(new)) = (serde_json::to_value(&live).ok(), patch.as_object_mut()) {
-        for key in old.as_object().into_iter().flat_map(|o| o.keys()) {
-            new.entry(key.clone()).or_insert(Value::Null);
-        }
-    }
+    let old = serde_json::to_value(&live).unwrap_or_else(|_| json!({}));
+    let new = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
+    let patch = json!({
+        "metadata": {"resourceVersion": canary.resource_version()},
+        "status": merge_patch(&old, &new),
+    });
     let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
-    api.patch_status(&canary.name_any(), &PatchParams::default(), &Patch::Merge(json!({"status": patch})))
+    let written = api
+        .patch_status(&canary.name_any(), &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(Error::Status)?;
-    Ok(true)
+    Ok(Some(written))
+}
+
+/// The JSON merge patch (RFC 7386) that turns `old` into `new`: members that went away are
+/// null, at every depth (a removed `trackedConfigs` entry must go too). Arrays are replaced.
+pub fn merge_patch(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, value) in new {
+                match old.get(key) {
+                    Some(before) if before == value => {}
+                    Some(before) => drop(patch.insert(key.clone(), merge_patch(before, value))),
+                    None => drop(patch.insert(key.clone(), value.clone())),
+                }
+            }
+            for key in old.keys().filter(|k| !new.contains_key(*k)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn a_merge_patch_removes_what_went_away_at_every_depth() {
+        let old =
+            json!({"phase": "Progressing", "trackedConfigs": {"configmap/a": "1", "secret/b": "2"}, "iterations": 0});
+        let new = json!({"phase": "Failed", "trackedConfigs": {"configmap/a": "1"}});
+        let patch = merge_patch(&old, &new);
+        assert_eq!(patch, json!({"phase": "Failed", "trackedConfigs": {"secret/b": null}, "iterations": null}));
+        let mut applied = old.clone();
+        json_patch::merge(&mut applied, &patch);
+        assert_eq!(applied, new);
+    }
 }

@@ -55,8 +55,8 @@ pub fn build(canary: &Canary, type_: EventType, reason: &str, message: &str, ins
     let reference: ObjectReference = canary.object_ref(&());
     Event {
         metadata: ObjectMeta {
-            // Unique per event, like client-go's `<name>.<hex nanoseconds>`.
-            name: Some(format!("{}.{:x}", canary.name_any(), now.as_nanosecond())),
+            // Unique per event, like client-go's `<name>.<hex nanoseconds>`, within 253 characters.
+            name: Some(format!("{}.{:x}", truncate(&canary.name_any(), 200), now.as_nanosecond())),
             namespace: canary.namespace(),
             ..ObjectMeta::default()
         },
@@ -64,13 +64,35 @@ pub fn build(canary: &Canary, type_: EventType, reason: &str, message: &str, ins
             EventType::Normal => "Normal".to_owned(),
             EventType::Warning => "Warning".to_owned(),
         }),
-        reason: Some(reason.chars().take(128).collect()),
-        action: Some(reason.chars().take(128).collect()),
-        note: Some(message.chars().take(1000).collect()),
+        reason: Some(truncate(reason, 128).to_owned()),
+        action: Some(truncate(reason, 128).to_owned()),
+        // The API allows 1 kB.
+        note: Some(truncate(message, 1024).to_owned()),
         regarding: Some(reference),
         reporting_controller: Some(REPORTER.to_owned()),
-        reporting_instance: Some(instance.chars().take(128).collect()),
+        reporting_instance: Some(truncate(instance, 128).to_owned()),
         event_time: Some(MicroTime(now)),
         ..Event::default()
+    }
+}
+
+/// At most `bytes` bytes of `text`, cut at a character boundary.
+fn truncate(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_counts_bytes_and_keeps_characters_whole() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("ok", 10), "ok");
     }
 }

@@ -95,7 +95,8 @@ async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
     if canary.meta().deletion_timestamp.is_some() {
         return revert::finalize(canary, ctx).await;
     }
-    revert::keep_finalizer(&ctx.client, canary).await?;
+    let with_finalizer = revert::keep_finalizer(&ctx.client, canary).await?;
+    let canary = with_finalizer.as_ref().unwrap_or(canary);
 
     let mut status = canary.status.clone().unwrap_or_default();
     let problems = validate_canary(canary, None);
@@ -167,7 +168,7 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
         if d.promote_primary {
             act::promote_primary(client, canary, world).await?;
         }
-        act::ensure_routing(client, canary, world, d.canary_weight).await?;
+        act::ensure_routing(client, canary, world, d.canary_weight, d.route_apex).await?;
         act::scale_target(client, world, d.target).await?;
     }
     for event in &d.events {
@@ -176,8 +177,10 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
     for notice in &d.notices {
         ctx.notifier.notify(canary, notice).await;
     }
-    act::remove_annotations(client, canary, &d.remove_annotations).await?;
+    // The status first: an annotation removed before a failed status write would be an
+    // abort or promote acted on and then forgotten.
     act::write_status(client, canary, &d.status).await?;
+    act::remove_annotations(client, canary, &d.remove_annotations).await?;
     report(canary, ctx, d);
     Ok(())
 }

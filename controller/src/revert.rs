@@ -25,20 +25,21 @@ pub const FINALIZER: &str = "fledge.dev/revert";
 /// Add the finalizer when the spec asks for a revert, remove it when it no longer does. The
 /// JSON patch tests the list it replaces, so a concurrent change to it is never lost (and a
 /// status write in between does not conflict, as a resourceVersion precondition would).
-pub async fn keep_finalizer(client: &Client, canary: &Canary) -> Result<(), Error> {
+/// Returns the Canary as written when it changed it.
+pub async fn keep_finalizer(client: &Client, canary: &Canary) -> Result<Option<Canary>, Error> {
     let want = canary.spec.revert_on_deletion == Some(true);
     let has = canary.finalizers().iter().any(|f| f == FINALIZER);
     if want == has {
-        return Ok(());
+        return Ok(None);
     }
     let mut finalizers: Vec<String> = canary.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
     if want {
         finalizers.push(FINALIZER.to_owned());
     }
-    set_finalizers(client, canary, finalizers).await
+    set_finalizers(client, canary, finalizers).await.map(Some)
 }
 
-async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String>) -> Result<(), Error> {
+async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String>) -> Result<Canary, Error> {
     let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
     let ops = match &canary.metadata.finalizers {
         Some(old) => json!([
@@ -50,8 +51,7 @@ async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String
     let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|e| Error::Spec(e.to_string()))?;
     api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
-        .map_err(|e| Error::act("the Canary's finalizers", e))?;
-    Ok(())
+        .map_err(|e| Error::act("the Canary's finalizers", e))
 }
 
 /// The Canary is being deleted: revert, then let it go.
@@ -70,7 +70,9 @@ pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
     }
     let message = conditions::promoted_message(Phase::Terminating);
     conditions::set(&mut status, conditions::PROMOTED, ConditionStatus::Unknown, "Terminating", message, now);
-    act::write_status(client, canary, &status).await?;
+    // Later writes go on from the Canary as written (its status writes carry its resourceVersion).
+    let written = act::write_status(client, canary, &status).await?;
+    let canary = written.as_ref().unwrap_or(canary);
 
     let world = match observe::observe(client, canary).await {
         Ok(world) => world,

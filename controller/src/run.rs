@@ -115,12 +115,15 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
             None => Box::pin(std::future::pending()),
         };
         let until = async move {
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => {}
-                () = lost => tracing::warn!("lost the leadership; stopping the controller"),
-            }
+            let _ = stop.wait_for(|s| *s).await;
         };
-        controller(client.clone(), &settings, metrics.clone(), until).await;
+        // A shutdown lets reconciles in flight finish; a lost leadership drops them at once,
+        // so this replica stops acting before another can start (the leader steps down before
+        // its Lease expires). A write already sent fails on the Canary's resourceVersion.
+        tokio::select! {
+            () = controller(client.clone(), &settings, metrics.clone(), until) => {}
+            () = lost => tracing::warn!("lost the leadership; stopped the controller"),
+        }
         if *stop_rx.borrow() {
             break;
         }

@@ -13,6 +13,9 @@ use std::time::Duration;
 
 /// How often to look while waiting on pods (readiness has no watch of its own here).
 const POLL: Duration = Duration::from_secs(2);
+/// How long traffic gets to move off the canary before its pods go: Envoy configuration
+/// takes a few seconds to reach every proxy. One interval, at most this.
+const DRAIN: Duration = Duration::from_secs(10);
 /// How often to look at a Canary with nothing under way: every change that matters (the
 /// target, its configs, the Canary, the objects Fledge owns) arrives as a watch event, so
 /// this is only a safety net.
@@ -57,6 +60,7 @@ impl<'i, 'a> Run<'i, 'a> {
             canary_weight: status.canary_weight.unwrap_or(0),
             status,
             ensure_objects: true,
+            route_apex: true,
             promote_primary: false,
             target: TargetScale::Keep,
             events: Vec::new(),
@@ -167,16 +171,20 @@ impl<'i, 'a> Run<'i, 'a> {
         self.set_phase(Phase::Initializing);
         self.set_weight(0);
         self.d.promote_primary = true;
+        // The apex Service and the VirtualService move to the primary only once it can serve.
+        self.d.route_apex = false;
         match &self.i.observed.primary {
             Some(primary) if primary.ready => {
                 let o = self.i.observed;
+                self.d.route_apex = true;
                 self.set_phase(Phase::Initialized);
                 self.d.status.last_applied_spec = Some(o.revision.clone());
                 self.d.status.last_promoted_spec = Some(o.revision.clone());
                 self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
                 self.d.status.failed_checks = Some(0);
                 self.d.status.iterations = Some(0);
-                self.d.target = TargetScale::Zero;
+                // Scaled to zero once the routes have moved (see `drained`).
+                self.requeue(self.drain());
                 let id = self.id();
                 self.event(EventType::Normal, "Initialized", format!("Initialization done! {id}"));
             }
@@ -187,8 +195,8 @@ impl<'i, 'a> Run<'i, 'a> {
         }
     }
 
-    /// Waiting on the primary, past its deadline or not. Never moves traffic.
-    fn primary_wait(&mut self, why: &str, deadline_exceeded: bool) {
+    /// Waiting on the primary, past its deadline or not (the answer). Never moves traffic.
+    fn primary_wait(&mut self, why: &str, deadline_exceeded: bool) -> bool {
         let since = self.d.status.last_transition_time.as_ref().map_or(self.i.now, |t| t.0);
         let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
         if deadline_exceeded || elapsed(since, self.i.now) >= deadline(self.i.spec) {
@@ -203,16 +211,36 @@ impl<'i, 'a> Run<'i, 'a> {
                 self.notice(NoticeKind::Warning, message.clone());
             }
             self.message = Some(message);
+            self.requeue(POLL);
+            true
         } else {
             self.message = Some(format!("Waiting for primary {primary} to be ready: {why}."));
+            self.requeue(POLL);
+            false
         }
-        self.requeue(POLL);
+    }
+
+    fn drain(&self) -> Duration {
+        parse_interval(self.i.spec).min(DRAIN)
+    }
+
+    /// Whether traffic has had time to leave the canary since the last phase change; asks to
+    /// be called again when it will have.
+    fn drained(&mut self) -> bool {
+        let since = self.d.status.last_transition_time.as_ref().map_or(self.i.now, |t| t.0);
+        let left = remaining(since, self.drain(), self.i.now);
+        if !left.is_zero() {
+            self.requeue(left);
+        }
+        left.is_zero()
     }
 
     fn idle(&mut self) {
         let phase = self.phase();
         let o = self.i.observed;
-        self.d.target = TargetScale::Zero;
+        if self.drained() {
+            self.d.target = TargetScale::Zero;
+        }
         self.set_weight(0);
         if phase == Phase::Failed && self.take_retry() {
             let id = self.id();
@@ -469,8 +497,23 @@ impl<'i, 'a> Run<'i, 'a> {
         self.refuse_all(|_| Refusal::Promoting);
         let applied = self.d.status.last_applied_spec.clone().unwrap_or_default();
         let copied = o.primary_revision.as_deref() == Some(applied.as_str());
+        let newer = o.revision != applied;
+        let id = self.id();
+        if newer && !copied {
+            // The target changed before its analysed revision reached the primary: copying
+            // now would promote what nobody analysed. Analyse the new one from the start.
+            let message =
+                format!("New revision {} of {id} detected before promotion; restarting the analysis", o.revision);
+            self.event(EventType::Normal, "RevisionRestarted", message);
+            self.start_run();
+            return;
+        }
         // Until the primary carries the revision, keep copying (idempotent).
         self.d.promote_primary = !copied;
+        if newer {
+            // The canary's pods now run a revision nobody analysed: none of the traffic for them.
+            self.set_weight(0);
+        }
         let ready = copied && o.primary.as_ref().is_some_and(|p| p.ready);
         if !ready {
             let (why, exceeded) = match &o.primary {
@@ -478,7 +521,22 @@ impl<'i, 'a> Run<'i, 'a> {
                 Some(_) => ("the new template is not yet applied".to_owned(), false),
                 None => ("it does not exist".to_owned(), false),
             };
-            self.primary_wait(&why, exceeded);
+            let stuck = self.primary_wait(&why, exceeded);
+            if stuck && newer {
+                // A fix released while the primary is stuck: analyse it (it replaces the primary
+                // at its own promotion) rather than wait forever on a primary that cannot roll.
+                let message = format!(
+                    "New revision {} of {id} detected while the primary is stuck; starting its analysis",
+                    o.revision
+                );
+                self.event(EventType::Normal, "RevisionRestarted", message);
+                self.message = None;
+                self.start_run();
+            }
+            return;
+        }
+        if newer {
+            self.finalise_start();
             return;
         }
         match self.i.spec.analysis.step_weight_promotion.filter(|s| *s > 0) {
@@ -505,13 +563,15 @@ impl<'i, 'a> Run<'i, 'a> {
 
     fn finalise_start(&mut self) {
         self.set_phase(Phase::Finalising);
-        self.d.target = TargetScale::Zero;
-        self.requeue(Duration::from_millis(500));
+        self.requeue(self.drain());
     }
 
     fn finalising(&mut self) {
         self.refuse_all(|_| Refusal::Promoting);
         self.set_weight(0);
+        if !self.drained() {
+            return;
+        }
         self.d.target = TargetScale::Zero;
         let id = self.id();
         self.set_phase(Phase::Succeeded);
@@ -536,7 +596,9 @@ impl<'i, 'a> Run<'i, 'a> {
         self.set_phase(Phase::Failed);
         self.set_weight(0);
         self.zero_counters();
-        self.d.target = TargetScale::Zero;
+        // The target is scaled to zero once traffic has drained from it (see `idle`).
+        self.d.target = TargetScale::Keep;
+        self.requeue(self.drain());
         self.d.promote_primary = false;
         self.d.needs = None;
         self.event(EventType::Warning, "RolledBack", message.clone());

@@ -127,6 +127,9 @@ pub struct Decision {
     pub canary_weight: i32,
     /// Whether to write Fledge's objects (Services, routes, ...); false while suspended.
     pub ensure_objects: bool,
+    /// Whether the apex Service and the VirtualService are written; false while the primary is
+    /// being created, so traffic never moves to a primary without ready pods.
+    pub route_apex: bool,
     /// Copy the target's template into the primary (bootstrap and promotion).
     pub promote_primary: bool,
     /// The target's replicas.

@@ -214,9 +214,13 @@ fn a_new_canary_initializes_once_the_primary_is_ready() {
     assert_eq!(sim.promoted().status, ConditionStatus::Unknown);
     assert!(sim.promoted().message.as_deref().unwrap().contains("0 of 2 updated replicas"));
 
+    assert!(!sim.last.as_ref().unwrap().route_apex, "no traffic to a primary without ready pods");
     sim.observed.primary = Some(ready());
     sim.after(1);
     assert_eq!(sim.status.phase, Phase::Initialized);
+    assert!(sim.last.as_ref().unwrap().route_apex);
+    assert_eq!(sim.target, TargetScale::Keep, "the target serves until the routes have moved");
+    sim.after(10);
     assert_eq!(sim.target, TargetScale::Zero);
     assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev1"));
     assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev1"));
@@ -294,8 +298,11 @@ fn a_good_release_walks_the_weights_and_is_promoted() {
     sim.after(2);
     assert_eq!(sim.status.phase, Phase::Finalising);
     assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.target, TargetScale::Up, "the canary's pods stay while traffic drains from them");
+    sim.after(5);
+    assert_eq!(sim.status.phase, Phase::Finalising);
+    sim.after(5);
     assert_eq!(sim.target, TargetScale::Zero);
-    sim.after(1);
     assert_eq!(sim.status.phase, Phase::Succeeded);
     assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"));
     assert_eq!(sim.promoted().status, ConditionStatus::True);
@@ -325,7 +332,7 @@ fn step_weights_are_followed_and_promotion_can_step_back() {
     sim.after(10);
     assert_eq!(sim.status.canary_weight, Some(0));
     assert_eq!(sim.status.phase, Phase::Finalising);
-    sim.after(1);
+    sim.after(10);
     assert_eq!(sim.status.phase, Phase::Succeeded);
     assert_eq!(sim.weights, vec![0, 5, 25, 60, 30, 0]);
 }
@@ -381,7 +388,8 @@ fn failed_checks_reaching_the_threshold_roll_back() {
     sim.after(10);
     assert_eq!(sim.status.phase, Phase::Failed);
     assert_eq!(sim.status.canary_weight, Some(0));
-    assert_eq!(sim.target, TargetScale::Zero);
+    assert_eq!(sim.target, TargetScale::Up, "scaled down once traffic has drained");
+    assert_eq!(sim.last.as_ref().unwrap().requeue_after, Duration::from_secs(10));
     assert_eq!(sim.status.failed_checks, Some(0), "reset by the rollback, as in Flagger");
     assert_eq!(sim.promoted().status, ConditionStatus::False);
     assert_eq!(sim.promoted().reason, "FailedChecks");
@@ -390,10 +398,11 @@ fn failed_checks_reaching_the_threshold_roll_back() {
     assert!(sim.notices.contains(&NoticeKind::Failed));
     assert!(!sim.promoted_primary || sim.observed.primary_revision.as_deref() == Some("rev1"));
 
-    // It stays Failed, and says why, until something changes.
+    // It stays Failed, and says why, until something changes; the target goes to zero.
     let status = sim.status.clone();
     sim.after(10);
     assert_eq!(sim.status, status);
+    assert_eq!(sim.target, TargetScale::Zero);
 }
 
 #[test]
@@ -462,7 +471,7 @@ fn a_primary_that_breaks_after_promotion_never_receives_the_traffic() {
     // Once fixed, promotion finishes.
     sim.observed.primary = Some(ready());
     sim.after(2);
-    sim.after(1);
+    sim.after(10);
     assert_eq!(sim.status.phase, Phase::Succeeded);
 }
 
@@ -520,6 +529,7 @@ fn going_back_to_the_promoted_revision_starts_nothing() {
     assert_eq!(sim.status.phase, Phase::Failed);
     assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev1"));
     assert_eq!(sim.events.last().unwrap().0, "RevisionUnchanged");
+    sim.after(10);
     assert_eq!(sim.target, TargetScale::Zero);
 }
 
@@ -629,7 +639,7 @@ fn promote_skips_the_remaining_steps_and_gates() {
     assert!(sim.reasons().contains(&"ManualPromotion"));
     sim.observed.primary = Some(ready());
     sim.after(1);
-    sim.after(1);
+    sim.after(10);
     assert_eq!(sim.status.phase, Phase::Succeeded);
 }
 
@@ -805,7 +815,7 @@ fn a_promotion_interrupted_by_a_restart_is_not_repeated() {
     sim.run_until(&[Phase::Promoting], 10);
     sim.observed.primary = Some(ready());
     sim.after(1);
-    sim.after(1);
+    sim.after(10);
     assert_eq!(sim.status.phase, Phase::Succeeded);
     let events = sim.events.len();
     // A controller restarted now reads Succeeded and does nothing more.
@@ -831,4 +841,62 @@ fn an_idle_canary_is_looked_at_again_only_as_a_safety_net() {
     sim.release("rev2");
     let d = sim.after(1).clone();
     assert_eq!(d.requeue_after, Duration::from_secs(10), "a run is looked at every interval");
+}
+
+#[test]
+fn a_new_revision_before_the_primary_took_the_analysed_one_restarts_the_analysis() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    // The copy to the primary did not happen (an API error), and rev3 arrives.
+    sim.observed.primary_revision = Some("rev1".into());
+    sim.release("rev3");
+    let d = sim.after(1).clone();
+    assert!(!d.promote_primary, "rev3 was never analysed: it must not reach the primary");
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev3"));
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.reasons().last(), Some(&"RevisionRestarted"));
+}
+
+#[test]
+fn a_new_revision_during_the_primary_rollout_gets_no_traffic_and_waits_its_turn() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    sim.observed.primary = Some(unready("1 of 2 updated replicas are available"));
+    sim.after(1);
+    assert_eq!(sim.observed.primary_revision.as_deref(), Some("rev2"));
+    sim.release("rev3");
+    let d = sim.after(1).clone();
+    assert_eq!(d.canary_weight, 0, "the canary now runs rev3, which nobody analysed");
+    assert!(!d.promote_primary);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    // The primary finishes rolling out rev2: rev2 is promoted, then rev3 gets its own run.
+    sim.observed.primary = Some(ready());
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Succeeded);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"));
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev3"));
+}
+
+#[test]
+fn a_fix_released_while_the_primary_is_stuck_is_analysed() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    sim.observed.primary = Some(unready("0 of 2 updated replicas are available"));
+    sim.after(61);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    sim.release("rev3");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing, "{:?}", sim.events);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev3"));
+    assert_eq!(sim.status.canary_weight, Some(0));
 }
