@@ -1,1 +1,7 @@
-//! Deciding whether a rollout step is healthy (metrics, access logs, the judge). Arrives with the analysis issue.
+//! Deciding whether a rollout step is healthy: metric queries and their thresholds (access
+//! logs and the statistical judge come with the rest of the analysis issue).
+
+pub mod builtin;
+pub mod promql;
+pub mod template;
+pub mod threshold;
