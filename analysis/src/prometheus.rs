@@ -1,0 +1,129 @@
+//! A Prometheus client for instant queries (`/api/v1/query`): a timeout on every call, bearer
+//! or basic auth from a MetricTemplate's Secret, extra headers, and an error that says which
+//! query, which address and what came back. Does I/O. Credentials are never logged or shown.
+
+use crate::promql::{self, Answer};
+use std::time::Duration;
+
+/// Credentials from a MetricTemplate's Secret (`token`, or `username` and `password`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// HTTP basic auth.
+    Basic {
+        /// The user.
+        username: String,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself, not even in a Debug print.
+        match self {
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+        }
+    }
+}
+
+/// How to reach a Prometheus.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base address, for example `http://prometheus.istio-system:9090`.
+    pub address: String,
+    /// Credentials, if any.
+    pub auth: Option<Auth>,
+    /// Extra headers sent with every query.
+    pub headers: Vec<(String, String)>,
+    /// Skip TLS certificate verification.
+    pub insecure_skip_verify: bool,
+    /// How long a query may take.
+    pub timeout: Duration,
+}
+
+impl Settings {
+    /// An address with no credentials and a 10 s timeout.
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            auth: None,
+            headers: Vec::new(),
+            insecure_skip_verify: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a query gave no answer.
+#[derive(thiserror::Error, Debug)]
+#[error("query {query:?} to {address}: {why}")]
+pub struct QueryError {
+    /// The query as sent.
+    pub query: String,
+    /// The Prometheus address.
+    pub address: String,
+    /// What went wrong or came back.
+    pub why: String,
+}
+
+/// A Prometheus to query.
+#[derive(Clone, Debug)]
+pub struct Prometheus {
+    http: reqwest::Client,
+    settings: Settings,
+    endpoint: url::Url,
+}
+
+impl Prometheus {
+    /// A client for `settings`; fails on an address that is not an http(s) URL.
+    pub fn new(settings: Settings) -> Result<Self, QueryError> {
+        let fail = |why: String| QueryError { query: String::new(), address: settings.address.clone(), why };
+        let base = url::Url::parse(&settings.address).map_err(|e| fail(format!("not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(fail("not an http or https address".to_owned()));
+        }
+        // Appended, not joined: a prefix such as `/prometheus` stays.
+        let endpoint = url::Url::parse(&format!("{}/api/v1/query", base.as_str().trim_end_matches('/')))
+            .map_err(|e| fail(e.to_string()))?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .danger_accept_invalid_certs(settings.insecure_skip_verify)
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Self { http, settings, endpoint })
+    }
+
+    /// Run an instant query.
+    pub async fn query(&self, query: &str) -> Result<Answer, QueryError> {
+        let fail = |why: String| QueryError { query: query.to_owned(), address: self.settings.address.clone(), why };
+        let mut request = self.http.post(self.endpoint.clone()).form(&[("query", query)]);
+        for (name, value) in &self.settings.headers {
+            request = request.header(name, value);
+        }
+        request = match &self.settings.auth {
+            Some(Auth::Bearer(token)) => request.bearer_auth(token),
+            Some(Auth::Basic { username, password }) => request.basic_auth(username, Some(password)),
+            None => request,
+        };
+        let response = request.send().await.map_err(|e| {
+            let why =
+                if e.is_timeout() { format!("no answer within {:?}", self.settings.timeout) } else { e.to_string() };
+            fail(why)
+        })?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| fail(format!("reading the answer: {e}")))?;
+        // Prometheus answers errors (400, 422, 503) with its JSON error body; read it either way.
+        match promql::read(&body) {
+            Ok(answer) => Ok(answer),
+            Err(e) if status.is_success() => Err(fail(e.to_string())),
+            Err(promql::AnswerError::Failed { error_type, error }) => {
+                Err(fail(format!("HTTP {status}, Prometheus answered {error_type}: {error}")))
+            }
+            Err(_) => Err(fail(format!("HTTP {status}: {}", body.chars().take(200).collect::<String>()))),
+        }
+    }
+}
