@@ -7,6 +7,7 @@ pub mod decide;
 pub mod error;
 pub mod events;
 pub mod leader;
+pub mod metric_checks;
 pub mod objects;
 pub mod observe;
 pub mod reconcile;

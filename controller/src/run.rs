@@ -1,9 +1,10 @@
 //! The `fledge controller` process: the kube client, the HTTP endpoints, leader election, and
 //! the kube-runtime controller that watches Canaries and what they depend on. Does I/O.
 
-use crate::checks::{LogNotifier, NoChecks};
+use crate::checks::LogNotifier;
 use crate::events::Publisher;
 use crate::leader::{self, LeaseConfig};
+use crate::metric_checks::MetricChecks;
 use crate::reconcile::{self, Context};
 use crate::server::{self, Health};
 use crate::telemetry::Metrics;
@@ -199,9 +200,9 @@ async fn controller(
 
     let ctx = Arc::new(Context {
         events: Publisher::new(client.clone(), settings.identity.clone()),
+        checks: Arc::new(MetricChecks::new(client.clone(), settings.metrics_server.clone())),
         client,
         metrics,
-        checks: Arc::new(NoChecks),
         notifier: Arc::new(LogNotifier),
         store: Some(store),
     });

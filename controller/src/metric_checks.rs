@@ -1,0 +1,153 @@
+//! The metric checks of each analysis interval (`analysis.metrics`): the built-in Istio
+//! metrics, inline queries and MetricTemplates, asked of Prometheus and judged against their
+//! thresholds. Plugs into the lifecycle through [`Checks`]. Does I/O (the MetricTemplate, its
+//! Secret, Prometheus).
+
+use crate::checks::{CheckContext, Checks, Stage};
+use fledge_analysis::prometheus::{Auth, Prometheus, Settings};
+use fledge_analysis::promql::Answer;
+use fledge_analysis::template::{Vars, render};
+use fledge_analysis::{builtin, threshold};
+use fledge_crds::MetricTemplate;
+use fledge_crds::canary::analysis::DEFAULT_METRIC_INTERVAL;
+use fledge_crds::canary::{Canary, CanaryMetric, CheckKind, CheckResult, Verdict};
+use fledge_crds::metric_template::MetricProviderType;
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{Api, Client, ResourceExt};
+use std::time::Duration;
+
+/// Runs `analysis.metrics` at the Analysis stage.
+#[derive(Clone)]
+pub struct MetricChecks {
+    client: Client,
+    default_address: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for MetricChecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricChecks").field("default_address", &self.default_address).finish_non_exhaustive()
+    }
+}
+
+impl MetricChecks {
+    /// Checks that ask `default_address` (the controller's `--metrics-server`) unless a
+    /// Canary or MetricTemplate names another Prometheus.
+    pub fn new(client: Client, default_address: impl Into<String>) -> Self {
+        Self { client, default_address: default_address.into(), timeout: Duration::from_secs(10) }
+    }
+
+    async fn check(&self, canary: &Canary, metric: &CanaryMetric, ctx: &CheckContext<'_>) -> CheckResult {
+        let (verdict, value, message) = match self.measure(canary, metric).await {
+            Ok(Answer::Value(value)) => {
+                let (passed, message) = threshold::judge(metric, value);
+                (if passed { Verdict::Pass } else { Verdict::Fail }, Some(value), message)
+            }
+            Ok(Answer::NoData(why)) => (Verdict::NoData, None, format!("no data: {why}")),
+            Err(why) => (Verdict::Error, None, why),
+        };
+        CheckResult {
+            name: metric.name.clone(),
+            kind: CheckKind::Metric,
+            verdict,
+            value,
+            message: Some(message),
+            time: Some(Time(ctx.now)),
+        }
+    }
+
+    /// The metric's value, or why there is none (a sentence for the status).
+    async fn measure(&self, canary: &Canary, metric: &CanaryMetric) -> Result<Answer, String> {
+        let namespace = canary.namespace().unwrap_or_default();
+        let mut settings = Settings::new(
+            canary
+                .spec
+                .metrics_server
+                .clone()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| self.default_address.clone()),
+        );
+        settings.timeout = self.timeout;
+        let query = match (&metric.template_ref, &metric.query) {
+            (Some(reference), _) => {
+                let template_namespace = reference.namespace_or(&namespace).to_owned();
+                let api: Api<MetricTemplate> = Api::namespaced(self.client.clone(), &template_namespace);
+                let template = api
+                    .get_opt(&reference.name)
+                    .await
+                    .map_err(|e| format!("reading MetricTemplate {template_namespace}/{}: {e}", reference.name))?
+                    .ok_or_else(|| format!("MetricTemplate {template_namespace}/{} does not exist", reference.name))?;
+                let provider = &template.spec.provider;
+                if provider.r#type != MetricProviderType::Prometheus {
+                    return Err(format!(
+                        "provider {} is not supported; Fledge asks Prometheus",
+                        provider.r#type.as_str()
+                    ));
+                }
+                if let Some(address) = provider.address.clone().filter(|a| !a.is_empty()) {
+                    settings.address = address;
+                }
+                settings.insecure_skip_verify = provider.insecure_skip_verify.unwrap_or(false);
+                settings.headers = provider
+                    .headers
+                    .iter()
+                    .flatten()
+                    .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
+                    .collect();
+                if let Some(secret) = &provider.secret_ref {
+                    settings.auth = self.auth(&template_namespace, &secret.name).await?;
+                }
+                template.spec.query
+            }
+            (None, Some(query)) => query.clone(),
+            (None, None) => builtin::query(&metric.name)
+                .ok_or_else(|| format!("{} is not a built-in metric and has no query or templateRef", metric.name))?
+                .to_owned(),
+        };
+        let service = canary.spec.apex_name().to_owned();
+        let interval = metric.interval.as_deref().unwrap_or(DEFAULT_METRIC_INTERVAL);
+        let variables = metric.template_variables.clone().unwrap_or_default();
+        let vars =
+            Vars::new(&canary.name_any(), &namespace, &canary.spec.target_ref.name, &service, interval, variables)
+                .map_err(|e| e.to_string())?;
+        let query = render(&query, &vars).map_err(|e| e.to_string())?;
+        let prometheus = Prometheus::new(settings).map_err(|e| e.to_string())?;
+        prometheus.query(&query).await.map_err(|e| e.to_string())
+    }
+
+    /// Credentials from the template's Secret: `token`, or `username` and `password`.
+    async fn auth(&self, namespace: &str, name: &str) -> Result<Option<Auth>, String> {
+        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("reading Secret {namespace}/{name}: {e}"))?
+            .ok_or_else(|| format!("Secret {namespace}/{name} does not exist"))?;
+        let data = secret.data.unwrap_or_default();
+        let text = |key: &str| data.get(key).map(|v| String::from_utf8_lossy(&v.0).trim().to_owned());
+        Ok(match (text("token"), text("username"), text("password")) {
+            (Some(token), _, _) => Some(Auth::Bearer(token)),
+            (None, Some(username), Some(password)) => Some(Auth::Basic { username, password }),
+            _ => return Err(format!("Secret {namespace}/{name} has neither token nor username and password")),
+        })
+    }
+}
+
+impl Checks for MetricChecks {
+    fn run<'a>(&'a self, stage: Stage, ctx: &'a CheckContext<'a>) -> BoxFuture<'a, Vec<CheckResult>> {
+        Box::pin(async move {
+            if stage != Stage::Analysis {
+                return Vec::new();
+            }
+            let metrics = ctx.canary.spec.analysis.metrics.clone().unwrap_or_default();
+            let mut results = Vec::with_capacity(metrics.len());
+            for metric in &metrics {
+                let result = self.check(ctx.canary, metric, ctx).await;
+                tracing::info!(metric = %metric.name, verdict = ?result.verdict, value = ?result.value, "metric check");
+                results.push(result);
+            }
+            results
+        })
+    }
+}
