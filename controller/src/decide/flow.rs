@@ -144,6 +144,7 @@ impl<'i, 'a> Run<'i, 'a> {
     fn zero_counters(&mut self) {
         self.d.status.failed_checks = Some(0);
         self.d.status.iterations = Some(0);
+        self.d.status.no_data_intervals = None;
     }
 
     // ---- phases ----
@@ -391,10 +392,17 @@ impl<'i, 'a> Run<'i, 'a> {
         }
         let Some(analysis) = self.results(Stage::Analysis) else { return };
         self.record(analysis);
-        if !all_pass(analysis) {
+        let failed = analysis.iter().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error));
+        if failed {
+            self.d.status.no_data_intervals = None;
             self.failed_check(analysis);
             return;
         }
+        if analysis.iter().any(|r| r.verdict == Verdict::NoData) {
+            self.no_data(analysis);
+            return;
+        }
+        self.d.status.no_data_intervals = None;
         self.advance();
     }
 
@@ -417,6 +425,28 @@ impl<'i, 'a> Run<'i, 'a> {
         let message = format!("Waiting for {id} rollout to finish: {}", c.message);
         self.message = Some(message);
         self.requeue(POLL.min(remaining(since, limit, self.i.now)));
+    }
+
+    /// Checks without data (too little traffic): the step waits and says so; after `threshold`
+    /// such intervals in a row it counts as a failed check, so nothing is promoted on missing
+    /// evidence.
+    fn no_data(&mut self, results: &[CheckResult]) {
+        let intervals = self.d.status.no_data_intervals.unwrap_or(0) + 1;
+        let threshold = self.i.spec.analysis.threshold();
+        let why = results.iter().find(|r| r.verdict == Verdict::NoData).map(describe).unwrap_or_default();
+        if intervals >= threshold {
+            self.d.status.no_data_intervals = None;
+            self.failed_check(results);
+            return;
+        }
+        self.d.status.no_data_intervals = Some(intervals);
+        self.stepped();
+        let id = self.id();
+        self.event(
+            EventType::Warning,
+            "NoData",
+            format!("Waiting for data for {id} ({intervals} of {threshold} intervals): {why}"),
+        );
     }
 
     fn failed_check(&mut self, results: &[CheckResult]) {

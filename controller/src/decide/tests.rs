@@ -900,3 +900,38 @@ fn a_fix_released_while_the_primary_is_stuck_is_analysed() {
     assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev3"));
     assert_eq!(sim.status.canary_weight, Some(0));
 }
+
+#[test]
+fn no_data_waits_then_counts_as_a_failed_check_after_threshold_intervals() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(10));
+    sim.answer = Box::new(|s| {
+        if s == Stage::Analysis {
+            vec![CheckResult {
+                name: "request-success-rate".into(),
+                kind: CheckKind::Metric,
+                verdict: Verdict::NoData,
+                value: None,
+                message: Some("no data: the query returned no series".into()),
+                time: None,
+            }]
+        } else {
+            Vec::new()
+        }
+    });
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(10), "the step waits");
+    assert_eq!(sim.status.failed_checks, Some(0), "no data is not a failure yet");
+    assert_eq!(sim.status.no_data_intervals, Some(1));
+    assert!(sim.events.last().unwrap().1.contains("Waiting for data for podinfo.test (1 of 2 intervals)"));
+    sim.after(10);
+    assert_eq!(sim.status.failed_checks, Some(1), "threshold intervals without data count as a failure");
+    assert_eq!(sim.status.no_data_intervals, None);
+    // Data again: the counter starts over and the rollout goes on.
+    sim.answer = pass();
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(20));
+}

@@ -135,6 +135,11 @@ pub struct CanaryStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_step_time: Option<Time>,
 
+    /// Fledge: analysis intervals in a row whose checks had no data (too little traffic). The
+    /// step waits; when this reaches the threshold it counts as a failed check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data_intervals: Option<i32>,
+
     /// Fledge: the latest result of every check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
