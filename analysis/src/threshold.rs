@@ -14,11 +14,12 @@ pub fn judge(metric: &CanaryMetric, value: f64) -> (bool, String) {
         (None, Some(t)) => (None, Some(t)),
         (None, None) => (None, None),
     };
+    let shown = shown(value);
     if let Some(min) = min.filter(|min| value < *min) {
-        return (false, format!("{name} {value} is below the minimum {min}"));
+        return (false, format!("{name} {shown} is below the minimum {min}"));
     }
     if let Some(max) = max.filter(|max| value > *max) {
-        return (false, format!("{name} {value} is above the maximum {max}"));
+        return (false, format!("{name} {shown} is above the maximum {max}"));
     }
     let limits = match (min, max) {
         (Some(min), Some(max)) => format!(" (within {min}..{max})"),
@@ -26,7 +27,18 @@ pub fn judge(metric: &CanaryMetric, value: f64) -> (bool, String) {
         (None, Some(max)) => format!(" (maximum {max})"),
         (None, None) => " (no limit set)".to_owned(),
     };
-    (true, format!("{name} {value}{limits}"))
+    (true, format!("{name} {shown}{limits}"))
+}
+
+/// A measured value for people: at most three decimals, no trailing zeros (`91.873`, `92`).
+/// Rounding never hides a failure: the verdict is taken on the exact value.
+pub fn shown(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" { "0".to_owned() } else { text.to_owned() }
 }
 
 #[cfg(test)]
@@ -44,6 +56,11 @@ mod tests {
         let m = metric("request-success-rate", Some(99.0), None, None);
         assert_eq!(judge(&m, 92.0), (false, "request-success-rate 92 is below the minimum 99".into()));
         assert!(judge(&m, 99.0).0);
+        assert_eq!(
+            judge(&m, 91.873_456_1),
+            (false, "request-success-rate 91.873 is below the minimum 99".into()),
+            "values are shown to three decimals"
+        );
         let m = metric("request-duration", None, Some(200.0), None);
         assert_eq!(judge(&m, 300.0), (false, "request-duration 300 is above the maximum 200".into()));
         assert_eq!(judge(&m, 200.0), (true, "request-duration 200 (maximum 200)".into()));

@@ -9,7 +9,7 @@ use crate::events::Publisher;
 use crate::observe::{self, World};
 use crate::revert;
 use crate::telemetry::Metrics;
-use fledge_crds::canary::{Canary, CanaryStatus, ConditionStatus, Phase};
+use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, ConditionStatus, Phase};
 use fledge_crds::validate::{Severity, validate_canary};
 use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
 use k8s_openapi::jiff::Timestamp;
@@ -245,6 +245,11 @@ fn report(canary: &Canary, ctx: &Context, d: &Decision) {
     let names = crate::objects::Names::of(canary);
     ctx.metrics.set_canary_weight(&namespace, &names.primary, i64::from(100 - d.canary_weight));
     ctx.metrics.set_canary_weight(&namespace, &names.target, i64::from(d.canary_weight));
+    for check in d.status.checks.iter().flatten() {
+        if let (CheckKind::Metric | CheckKind::AccessLog, Some(value)) = (check.kind, check.value) {
+            ctx.metrics.set_metric_analysis(&namespace, &name, &check.name, value);
+        }
+    }
     if before != phase {
         match phase {
             Phase::Succeeded => ctx.metrics.inc_success(&namespace, &name),

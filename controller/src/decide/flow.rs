@@ -7,7 +7,7 @@ use super::conditions::{self, MANUAL_ACTION, PROMOTED, SUSPENDED};
 use super::manual::{self, Refusal};
 use super::time::{deadline, elapsed, parse_interval, progress_since, remaining, stamp};
 use super::{Decision, Event, EventType, Input, TargetScale};
-use crate::checks::{Notice, NoticeKind, Stage, all_pass, describe, first_failure};
+use crate::checks::{Notice, NoticeKind, Stage, all_pass, describe, describe_failures, first_failure};
 use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
 use std::time::Duration;
 
@@ -454,7 +454,7 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.status.failed_checks = Some(failed);
         self.stepped();
         let id = self.id();
-        let why = first_failure(results).map(describe).unwrap_or_default();
+        let why = describe_failures(results);
         self.event(EventType::Warning, "Halted", format!("Halt advancement {id}: {why}"));
         let threshold = self.i.spec.analysis.threshold();
         if failed >= threshold {
