@@ -3,6 +3,7 @@
 
 pub mod act;
 pub mod checks;
+pub mod credentials;
 pub mod decide;
 pub mod error;
 pub mod events;

@@ -4,7 +4,8 @@
 //! Secret, Prometheus).
 
 use crate::checks::{CheckContext, Checks, Stage};
-use fledge_analysis::prometheus::{Auth, Prometheus, Settings};
+use crate::credentials;
+use fledge_analysis::prometheus::{Prometheus, Settings};
 use fledge_analysis::promql::Answer;
 use fledge_analysis::template::{Vars, render};
 use fledge_analysis::{builtin, threshold};
@@ -13,7 +14,6 @@ use fledge_crds::canary::analysis::DEFAULT_METRIC_INTERVAL;
 use fledge_crds::canary::{Canary, CanaryMetric, CheckKind, CheckResult, Verdict};
 use fledge_crds::metric_template::MetricProviderType;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Api, Client, ResourceExt};
 use std::time::Duration;
@@ -97,7 +97,7 @@ impl MetricChecks {
                     .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
                     .collect();
                 if let Some(secret) = &provider.secret_ref {
-                    settings.auth = self.auth(&template_namespace, &secret.name).await?;
+                    settings.auth = credentials::auth(&self.client, &template_namespace, &secret.name).await?;
                 }
                 template.spec.query
             }
@@ -115,22 +115,6 @@ impl MetricChecks {
         let query = render(&query, &vars).map_err(|e| e.to_string())?;
         let prometheus = Prometheus::new(settings).map_err(|e| e.to_string())?;
         prometheus.query(&query).await.map_err(|e| e.to_string())
-    }
-
-    /// Credentials from the template's Secret: `token`, or `username` and `password`.
-    async fn auth(&self, namespace: &str, name: &str) -> Result<Option<Auth>, String> {
-        let secret = Api::<Secret>::namespaced(self.client.clone(), namespace)
-            .get_opt(name)
-            .await
-            .map_err(|e| format!("reading Secret {namespace}/{name}: {e}"))?
-            .ok_or_else(|| format!("Secret {namespace}/{name} does not exist"))?;
-        let data = secret.data.unwrap_or_default();
-        let text = |key: &str| data.get(key).map(|v| String::from_utf8_lossy(&v.0).trim().to_owned());
-        Ok(match (text("token"), text("username"), text("password")) {
-            (Some(token), _, _) => Some(Auth::Bearer(token)),
-            (None, Some(username), Some(password)) => Some(Auth::Basic { username, password }),
-            _ => return Err(format!("Secret {namespace}/{name} has neither token nor username and password")),
-        })
     }
 }
 
