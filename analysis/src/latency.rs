@@ -35,7 +35,11 @@ impl Bucket {
     /// The value that stands for the bucket: the value itself for an exact bucket, the middle
     /// of the range otherwise.
     pub fn value(&self) -> f64 {
-        if self.upper - self.lower == 1 { self.lower as f64 } else { (self.lower + self.upper - 1) as f64 / 2.0 }
+        if self.upper - self.lower == 1 {
+            self.lower as f64
+        } else {
+            (self.lower as f64 + (self.upper - 1) as f64) / 2.0
+        }
     }
 }
 
@@ -117,11 +121,11 @@ impl Latencies {
 
     /// The non-empty buckets, smallest values first.
     pub fn buckets(&self) -> impl Iterator<Item = Bucket> + '_ {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, &count)| Bucket { lower: lower(i), upper: upper(i), count })
+        self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &count)| Bucket {
+            lower: lower(i),
+            upper: upper(i),
+            count,
+        })
     }
 
     /// The `percentile` (0 to 100) in milliseconds, by the nearest-rank rule; `None` when
