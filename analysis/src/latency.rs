@@ -35,7 +35,11 @@ impl Bucket {
     /// The value that stands for the bucket: the value itself for an exact bucket, the middle
     /// of the range otherwise.
     pub fn value(&self) -> f64 {
-        if self.upper - self.lower == 1 { self.lower as f64 } else { (self.lower + self.upper - 1) as f64 / 2.0 }
+        if self.upper - self.lower == 1 {
+            self.lower as f64
+        } else {
+            (self.lower as f64 + (self.upper - 1) as f64) / 2.0
+        }
     }
 }
 

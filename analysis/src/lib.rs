@@ -2,6 +2,7 @@
 //! logs and the statistical judge come with the rest of the analysis issue).
 
 pub mod builtin;
+pub mod judge;
 pub mod latency;
 pub mod prometheus;
 pub mod promql;
