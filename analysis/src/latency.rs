@@ -117,11 +117,11 @@ impl Latencies {
 
     /// The non-empty buckets, smallest values first.
     pub fn buckets(&self) -> impl Iterator<Item = Bucket> + '_ {
-        self.counts
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c > 0)
-            .map(|(i, &count)| Bucket { lower: lower(i), upper: upper(i), count })
+        self.counts.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, &count)| Bucket {
+            lower: lower(i),
+            upper: upper(i),
+            count,
+        })
     }
 
     /// The `percentile` (0 to 100) in milliseconds, by the nearest-rank rule; `None` when
