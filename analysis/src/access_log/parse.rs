@@ -3,9 +3,11 @@
 //!
 //! JSON lines are read by a scanner rather than deserialized: it walks the object once, skips the
 //! values of the keys it does not need without decoding them, and decodes only the three it
-//! does (through `serde_json` when they hold escapes). That is several times faster than serde,
-//! which matters when every pod of both versions logs every request (see
-//! `benches/access_log.rs`). The scanner checks the structure of the object (quotes, escapes,
+//! does (through `serde_json` when they hold escapes). On the benchmark's lines that is about
+//! 1.1 to 1.5 times as fast as serde into a borrowed struct of the three fields, and 4 to 5 times
+//! as fast as a `serde_json::Value` a line, which matters when every pod of both versions logs
+//! every request (see `benches/access_log.rs`). Unlike a derived struct, it takes a repeated key
+//! (the last one wins, as with `Value`). The scanner checks the structure of the object (quotes, escapes,
 //! nesting, commas, nothing after the closing brace), so truncated or concatenated lines are
 //! malformed; it does not check the grammar inside values it skips.
 //!
