@@ -1,6 +1,8 @@
-//! Deciding whether a rollout step is healthy: metric queries and their thresholds (access
-//! logs and the statistical judge come with the rest of the analysis issue).
+//! Deciding whether a rollout step is healthy: metric queries and their thresholds, the
+//! per-version numbers of Envoy access logs, and the statistical judge of the canary against
+//! the primary.
 
+pub mod access_log;
 pub mod builtin;
 pub mod judge;
 pub mod latency;

@@ -1,0 +1,13 @@
+//! Envoy access logs of the `istio-proxy` container turned into per-version numbers: requests,
+//! errors (5xx or an error response flag) and latencies. Pure: the caller reads the log (pod log
+//! API, Loki) and feeds the bytes in; nothing here does I/O except [`read_all`] over a reader it
+//! is handed.
+//!
+//! [`parse`] reads one line in either of Istio's default formats; [`tally`] counts lines as they
+//! stream by, in memory bounded by the latency histogram, never by the number of lines.
+
+pub mod parse;
+pub mod tally;
+
+pub use parse::{Format, Malformed, Request};
+pub use tally::{Aggregator, MAX_LINE_BYTES, Tally, read_all};
