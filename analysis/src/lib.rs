@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod latency;
+pub mod loki;
 pub mod prometheus;
 pub mod promql;
 pub mod template;
