@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod builtin;
 pub mod judge;
 pub mod latency;
+pub mod loki;
 pub mod prometheus;
 pub mod promql;
 pub mod template;

@@ -34,7 +34,7 @@ pub enum RenderError {
 }
 
 /// Whether `text` is a DNS-1123 label or subdomain, as Kubernetes object names are.
-fn is_kubernetes_name(text: &str) -> bool {
+pub(crate) fn is_kubernetes_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 253
         && text.split('.').all(|part| {

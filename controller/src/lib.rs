@@ -11,6 +11,7 @@ pub mod leader;
 pub mod metric_checks;
 pub mod objects;
 pub mod observe;
+pub mod pod_logs;
 pub mod reconcile;
 pub mod revert;
 pub mod revision;
