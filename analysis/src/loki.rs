@@ -32,6 +32,9 @@ pub const DEFAULT_QUERY: &str =
 /// (`max_entries_limit_per_query`) is 5000 by default.
 pub const DEFAULT_PAGE_LIMIT: u32 = 1000;
 
+/// The largest answer read for one page (a page of 1000 Envoy lines is about 2 MiB).
+pub const MAX_PAGE_BYTES: usize = 64 << 20;
+
 /// Why a stream selector could not be rendered.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum SelectorError {
@@ -80,7 +83,7 @@ pub fn render_selector(template: &str, namespace: &str, workload: &str) -> Resul
 }
 
 /// How to reach a Loki.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Settings {
     /// Base address, for example `http://loki.monitoring:3100`.
     pub address: String,
@@ -116,6 +119,21 @@ impl Settings {
             headers: spec.headers.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ..Self::new(spec.address.clone())
         }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values can be credentials too (an API key header): names only.
+        let headers: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Settings")
+            .field("address", &self.address)
+            .field("auth", &self.auth)
+            .field("headers", &headers)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("timeout", &self.timeout)
+            .field("page_limit", &self.page_limit)
+            .finish()
     }
 }
 
@@ -216,7 +234,7 @@ impl Loki {
             if e.is_timeout() { format!("no answer within {:?}", self.settings.timeout) } else { e.to_string() }
         })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| format!("reading the answer: {e}"))?;
+        let body = read_body(response).await?;
         if !status.is_success() {
             // Loki answers a bad query with a plain-text sentence; a proxy may send anything.
             let text = String::from_utf8_lossy(&body);
@@ -225,6 +243,19 @@ impl Loki {
         }
         parse_page(&body)
     }
+}
+
+/// The body of an answer, refused past [`MAX_PAGE_BYTES`] so a runaway answer cannot take the
+/// controller's memory.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("reading the answer: {e}"))? {
+        if body.len() + chunk.len() > MAX_PAGE_BYTES {
+            return Err(format!("the answer is larger than {MAX_PAGE_BYTES} bytes; lower the page limit"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Nanoseconds since the epoch (0 before it, saturated after 2554).
@@ -540,7 +571,10 @@ mod tests {
     fn credentials_never_print() {
         let mut settings = Settings::new("http://loki:3100");
         settings.auth = Some(Auth::Bearer("s3cret".into()));
-        assert!(!format!("{settings:?}").contains("s3cret"));
+        settings.headers = vec![("X-Api-Key".into(), "k3y".into())];
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("k3y"), "{shown}");
+        assert!(shown.contains("X-Api-Key"), "{shown}");
     }
 
     #[test]

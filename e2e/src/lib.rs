@@ -7,6 +7,7 @@ pub mod apiserver;
 pub mod controller;
 pub mod demo;
 pub mod kubeconfig;
+pub mod loki;
 pub mod mesh;
 pub mod prometheus;
 pub mod sandbox;

@@ -324,6 +324,13 @@ impl Store {
         lines
     }
 
+    /// Every container that has a log, as (namespace, pod, container), sorted.
+    pub fn log_keys(&self) -> Vec<(String, String, String)> {
+        let mut keys: Vec<_> = self.lock().logs.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
     /// Keeps only the logs of pods for which `alive(namespace, pod)` holds.
     pub fn retain_logs(&self, alive: impl Fn(&str, &str) -> bool) {
         self.lock().logs.retain(|(ns, pod, _), _| alive(ns, pod));
