@@ -6,6 +6,7 @@ use fledge_crds::canary::{Canary, CheckKind, CheckResult, Verdict};
 use futures::future::BoxFuture;
 use k8s_openapi::jiff::Timestamp;
 use std::fmt;
+use std::sync::Arc;
 
 /// When in a rollout a set of checks runs, in Flagger's order of an analysis interval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,6 +68,27 @@ pub struct NoChecks;
 impl Checks for NoChecks {
     fn run<'a>(&'a self, _stage: Stage, _ctx: &'a CheckContext<'a>) -> BoxFuture<'a, Vec<CheckResult>> {
         Box::pin(async { Vec::new() })
+    }
+}
+
+/// Several kinds of checks run as one: each stage's results are all of theirs, in order.
+pub struct AllChecks(pub Vec<Arc<dyn Checks>>);
+
+impl fmt::Debug for AllChecks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AllChecks").field(&self.0.len()).finish()
+    }
+}
+
+impl Checks for AllChecks {
+    fn run<'a>(&'a self, stage: Stage, ctx: &'a CheckContext<'a>) -> BoxFuture<'a, Vec<CheckResult>> {
+        Box::pin(async move {
+            let mut results = Vec::new();
+            for checks in &self.0 {
+                results.extend(checks.run(stage, ctx).await);
+            }
+            results
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Fledge controller as a library: the rollout state machine, the objects it writes, and
 //! the process that runs it. The `fledge` binary is a thin command line over this.
 
+pub mod access_log_checks;
 pub mod act;
 pub mod checks;
 pub mod credentials;

@@ -1,7 +1,8 @@
 //! The `fledge controller` process: the kube client, the HTTP endpoints, leader election, and
 //! the kube-runtime controller that watches Canaries and what they depend on. Does I/O.
 
-use crate::checks::LogNotifier;
+use crate::access_log_checks::AccessLogChecks;
+use crate::checks::{AllChecks, LogNotifier};
 use crate::events::Publisher;
 use crate::leader::{self, LeaseConfig};
 use crate::metric_checks::MetricChecks;
@@ -24,6 +25,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long reading one pod's access log, or one page from Loki, may take.
+const LOG_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the controller process is set up (the flags of `fledge controller`).
 #[derive(Clone, Debug)]
@@ -200,7 +204,10 @@ async fn controller(
 
     let ctx = Arc::new(Context {
         events: Publisher::new(client.clone(), settings.identity.clone()),
-        checks: Arc::new(MetricChecks::new(client.clone(), settings.metrics_server.clone())),
+        checks: Arc::new(AllChecks(vec![
+            Arc::new(MetricChecks::new(client.clone(), settings.metrics_server.clone())),
+            Arc::new(AccessLogChecks::new(client.clone(), LOG_READ_TIMEOUT)),
+        ])),
         client,
         metrics,
         notifier: Arc::new(LogNotifier),

@@ -1,11 +1,11 @@
 //! `fledge-sandbox demo`: a sandbox cluster, the real `fledge controller` binary, the podinfo
-//! Canary, a good release that is promoted and an unready one that is rolled back, narrated
-//! as it happens. Needs nothing but the Rust toolchain. Does I/O.
+//! Canary judged on its access logs, a good release that is promoted, one that answers 10%
+//! errors and one whose pods never get ready, both rolled back, narrated as it happens. Needs nothing but the Rust toolchain. Does I/O.
 
 use crate::controller::ControllerProcess;
 use crate::sandbox::{Options, Sandbox};
 use anyhow::{Context, bail};
-use fledge_crds::canary::{Canary, Phase};
+use fledge_crds::canary::{Canary, CheckKind, Phase};
 use fledge_crds::istio::VirtualService;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
@@ -56,21 +56,39 @@ async fn story(client: &Client, n: &mut Narrator) -> anyhow::Result<String> {
 
     n.title("release 1: podinfo:6.0.1, a good version");
     let started = Instant::now();
-    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.1", None).await?;
+    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.1", Fault::None).await?;
     let end = n.watch_until(client, &canaries, &[Phase::Succeeded, Phase::Failed]).await?;
     if end != Phase::Succeeded {
         bail!("release 1 ended {end}, expected Succeeded");
     }
     let good = started.elapsed();
 
-    n.title("release 2: podinfo:6.0.2, whose pods never become ready");
+    n.title("release 2: podinfo:6.0.2, which answers 10% of its requests with errors");
     let started = Instant::now();
-    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.2", Some("false")).await?;
+    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.2", Fault::Errors("0.1")).await?;
     let end = n.watch_until(client, &canaries, &[Phase::Failed, Phase::Succeeded]).await?;
     if end != Phase::Failed {
         bail!("release 2 ended {end}, expected Failed");
     }
-    let bad = started.elapsed();
+    let erring = started.elapsed();
+    let check = canaries
+        .get("podinfo")
+        .await?
+        .status
+        .and_then(|s| s.checks)
+        .and_then(|checks| checks.into_iter().find(|c| c.kind == CheckKind::AccessLog));
+    if let Some(check) = check {
+        n.say(&format!("  last access-log check: {}", check.message.unwrap_or_default()));
+    }
+
+    n.title("release 3: podinfo:6.0.3, whose pods never become ready");
+    let started = Instant::now();
+    set_image(client, "ghcr.io/stefanprodan/podinfo:6.0.3", Fault::NeverReady).await?;
+    let end = n.watch_until(client, &canaries, &[Phase::Failed, Phase::Succeeded]).await?;
+    if end != Phase::Failed {
+        bail!("release 3 ended {end}, expected Failed");
+    }
+    let unready = started.elapsed();
     let primary: Api<Deployment> = Api::namespaced(client.clone(), "test");
     let image = primary
         .get("podinfo-primary")
@@ -80,10 +98,11 @@ async fn story(client: &Client, n: &mut Narrator) -> anyhow::Result<String> {
         .and_then(|p| p.containers.first().and_then(|c| c.image.clone()))
         .unwrap_or_default();
     Ok(format!(
-        "Done. podinfo:6.0.1 was promoted in {:.0}s; podinfo:6.0.2 was rolled back after {:.0}s.\n\
-         The primary runs {image} and serves all traffic.",
+        "Done. podinfo:6.0.1 was promoted in {:.0}s; podinfo:6.0.2 (errors) was rolled back after {:.0}s, \
+         podinfo:6.0.3 (never ready) after {:.0}s.\nThe primary runs {image} and serves all traffic.",
         good.as_secs_f64(),
-        bad.as_secs_f64()
+        erring.as_secs_f64(),
+        unready.as_secs_f64()
     ))
 }
 
@@ -140,13 +159,28 @@ pub async fn apply(client: &Client, manifest: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What `kubectl set image` does, plus the sandbox's annotation for pods that never get ready.
-async fn set_image(client: &Client, image: &str, ready: Option<&str>) -> anyhow::Result<()> {
+/// What is wrong with a release, by the sandbox's pod annotations.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    None,
+    /// This share of requests is answered with 500 or 503.
+    Errors(&'static str),
+    /// The pods never become ready.
+    NeverReady,
+}
+
+/// What `kubectl set image` does, plus the sandbox's annotations for a faulty release.
+async fn set_image(client: &Client, image: &str, fault: Fault) -> anyhow::Result<()> {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "test");
-    let annotations = match ready {
-        Some(value) => json!({ crate::workloads::ANNOTATION_READY: value }),
-        None => json!({ crate::workloads::ANNOTATION_READY: null }),
+    let (ready, errors) = match fault {
+        Fault::None => (None, None),
+        Fault::Errors(share) => (None, Some(share)),
+        Fault::NeverReady => (Some("false"), None),
     };
+    let annotations = json!({
+        crate::workloads::ANNOTATION_READY: ready,
+        crate::mesh::annotations::ERROR_RATE: errors,
+    });
     let patch = json!({"spec": {"template": {
         "metadata": {"annotations": annotations},
         "spec": {"containers": [{"name": "podinfod", "image": image}]},

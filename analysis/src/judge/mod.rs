@@ -254,9 +254,33 @@ pub fn judge(canary: &Sample, primary: &Sample, settings: &Settings) -> Judgemen
     let (outcome, message) = if failed.is_empty() {
         (Outcome::Pass, summary(canary, primary, &settings, percentile))
     } else {
-        (Outcome::Fail, failed.join("; "))
+        (Outcome::Fail, join_failures(&failed))
     };
     Judgement { outcome, value: Some(canary_errors.rate() * 100.0), message, findings }
+}
+
+/// The failed checks' sentences, with a subject said once: `canary error rate 9% (9 of 100)
+/// above limit 1% and above primary 0% (0 of 100), ...` rather than the same numbers twice.
+fn join_failures(failed: &[&str]) -> String {
+    let mut out = String::new();
+    let mut subject: Option<&str> = None;
+    for message in failed {
+        let own = message.find(") above ").map(|i| &message[..i + 2]);
+        match (subject, own) {
+            (Some(said), Some(this)) if said == this => {
+                out.push_str(" and ");
+                out.push_str(&message[this.len()..]);
+            }
+            _ => {
+                if !out.is_empty() {
+                    out.push_str("; ");
+                }
+                out.push_str(message);
+            }
+        }
+        subject = own;
+    }
+    out
 }
 
 /// Why there is nothing to judge, if so: too few requests, or no latencies where they are
@@ -531,6 +555,13 @@ mod tests {
         let finding = j.findings.iter().find(|f| f.check == Check::ErrorRateVsPrimary).unwrap();
         assert_eq!((finding.value, finding.primary, finding.limit), (10.2, Some(0.4), 0.0));
         assert!(finding.p_value.unwrap() < 1e-6);
+        // With an absolute limit too, the canary's numbers are said once.
+        let limited = Settings { max_error_rate: Some(1.0), ..Settings::default() };
+        assert_eq!(
+            judge(&sample(500, 51, &l), &sample(500, 2, &l), &limited).message,
+            "canary error rate 10.2% (51 of 500) above limit 1% and above primary 0.4% (2 of 500), \
+             p<0.0001 at confidence 0.95"
+        );
         // The same difference within a 10-point tolerance passes.
         let tolerant = Settings { error_rate_tolerance: 10.0, ..Settings::default() };
         assert_eq!(judge(&sample(500, 51, &l), &sample(500, 2, &l), &tolerant).outcome, Outcome::Pass);

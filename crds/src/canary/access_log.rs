@@ -73,8 +73,8 @@ pub struct AccessLog {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessLogSource {
-    /// `GET /api/v1/namespaces/<ns>/pods/<pod>/log?container=<container>&sinceSeconds=<n>` for
-    /// every pod of each version.
+    /// `GET /api/v1/namespaces/<ns>/pods/<pod>/log?container=<container>&sinceTime=<t>&timestamps=true`
+    /// for every running pod of each version.
     #[default]
     Kubernetes,
     /// A LogQL query over HTTP.

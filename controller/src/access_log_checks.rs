@@ -1,0 +1,194 @@
+//! The access-log check of each analysis interval (`analysis.accessLog`): the lines the canary
+//! and the primary wrote since the last step, read from the pod log API or Loki, counted per
+//! version and judged (absolute limits, and the canary against the primary). Plugs into the
+//! lifecycle through [`Checks`]. Does I/O (Deployments, pod logs, Loki, a Secret).
+
+use crate::checks::{CheckContext, Checks, Stage};
+use crate::{credentials, pod_logs};
+use fledge_analysis::access_log::{Aggregator, Format, Tally};
+use fledge_analysis::judge::{self, Judgement, Outcome, Sample};
+use fledge_analysis::loki::{self, Loki};
+use fledge_analysis::threshold::shown;
+use fledge_crds::canary::access_log::{
+    AccessLog, AccessLogFormat, AccessLogSource, DEFAULT_CONTAINER, DEFAULT_ERROR_RESPONSE_FLAGS,
+};
+use fledge_crds::canary::{Canary, CheckKind, CheckResult, Verdict};
+use futures::future::BoxFuture;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::{Api, Client, ResourceExt};
+use std::time::Duration;
+
+/// The name of the check in the status, events and metrics.
+pub const CHECK_NAME: &str = "access-log";
+
+/// The longest window read at once: after a pause (a controller restart, a long hold) the
+/// check judges recent traffic rather than reading hours of logs.
+const MAX_WINDOW: Duration = Duration::from_secs(600);
+
+/// Runs `analysis.accessLog` at the Analysis stage.
+#[derive(Clone)]
+pub struct AccessLogChecks {
+    client: Client,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for AccessLogChecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLogChecks").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+/// What one version's lines added up to.
+#[derive(Debug, Default)]
+struct Read {
+    tally: Tally,
+    /// Pods or pages that could not be read, one sentence each.
+    problems: Vec<String>,
+}
+
+impl AccessLogChecks {
+    /// Checks reading logs with `client`; each request (one pod's log, one Loki page) may
+    /// take `timeout`.
+    pub fn new(client: Client, timeout: Duration) -> Self {
+        Self { client, timeout }
+    }
+
+    async fn check(&self, canary: &Canary, spec: &AccessLog, ctx: &CheckContext<'_>) -> CheckResult {
+        let (verdict, value, message) = match self.measure(canary, spec, ctx).await {
+            Ok(message) => message,
+            Err(why) => (Verdict::Error, None, why),
+        };
+        CheckResult {
+            name: CHECK_NAME.to_owned(),
+            kind: CheckKind::AccessLog,
+            verdict,
+            value,
+            message: Some(message),
+            time: Some(Time(ctx.now)),
+        }
+    }
+
+    async fn measure(
+        &self,
+        canary: &Canary,
+        spec: &AccessLog,
+        ctx: &CheckContext<'_>,
+    ) -> Result<(Verdict, Option<f64>, String), String> {
+        let until = ctx.now;
+        let since = window_start(ctx, canary);
+        let target = canary.spec.target_ref.name.clone();
+        let primary = format!("{target}-primary");
+        let canary_read = self.read(canary, spec, &target, since, until).await?;
+        let primary_read = self.read(canary, spec, &primary, since, until).await?;
+        let settings = judge::Settings::from_spec(spec);
+        let judgement = judge::judge(&sample(&canary_read.tally), &sample(&primary_read.tally), &settings);
+        let message = message(&judgement, &canary_read, &primary_read, since, until);
+        Ok((Verdict::from(judgement.outcome), judgement.value, message))
+    }
+
+    /// Every line `workload`'s pods wrote in the window, counted.
+    async fn read(
+        &self,
+        canary: &Canary,
+        spec: &AccessLog,
+        workload: &str,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Read, String> {
+        let namespace = canary.namespace().unwrap_or_default();
+        let format = match spec.format.unwrap_or_default() {
+            AccessLogFormat::Json => Format::Json,
+            AccessLogFormat::Text => Format::Text,
+        };
+        let flags: Vec<String> = match &spec.error_response_flags {
+            Some(flags) => flags.clone(),
+            None => DEFAULT_ERROR_RESPONSE_FLAGS.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        let mut aggregator = Aggregator::new(format, &flags);
+        let mut sink = |line: &[u8]| aggregator.line(line);
+        let problems = match spec.source.unwrap_or_default() {
+            AccessLogSource::Kubernetes => {
+                let deployment = Api::<Deployment>::namespaced(self.client.clone(), &namespace)
+                    .get_opt(workload)
+                    .await
+                    .map_err(|e| format!("reading Deployment {namespace}/{workload}: {e}"))?
+                    .ok_or_else(|| format!("Deployment {namespace}/{workload} does not exist"))?;
+                let container = spec.container.as_deref().unwrap_or(DEFAULT_CONTAINER);
+                let mut source = pod_logs::Source::of_deployment(&deployment, container)?;
+                source.timeout = self.timeout;
+                let report =
+                    pod_logs::read(&self.client, &source, since, until, &mut sink).await.map_err(|e| e.to_string())?;
+                report.problems
+            }
+            AccessLogSource::Loki => {
+                let Some(loki_spec) = &spec.loki else {
+                    return Err("spec.analysis.accessLog.loki is required with source loki".to_owned());
+                };
+                let auth = match &loki_spec.secret_ref {
+                    Some(secret) => credentials::auth(&self.client, &namespace, &secret.name).await?,
+                    None => None,
+                };
+                let mut settings = loki::Settings::from_spec(loki_spec, auth);
+                settings.timeout = self.timeout;
+                let template = loki_spec.query.as_deref().unwrap_or(loki::DEFAULT_QUERY);
+                let query = loki::render_selector(template, &namespace, workload).map_err(|e| e.to_string())?;
+                let client = Loki::new(settings).map_err(|e| e.to_string())?;
+                client.read(&query, since.into(), until.into(), &mut sink).await.map_err(|e| e.to_string())?;
+                Vec::new()
+            }
+        };
+        Ok(Read { tally: aggregator.finish(), problems })
+    }
+}
+
+/// Where the window to judge starts: the previous step, but no further back than
+/// [`MAX_WINDOW`]; without a previous step, one analysis interval ago.
+fn window_start(ctx: &CheckContext<'_>, canary: &Canary) -> Timestamp {
+    let interval = crate::decide::parse_interval(&canary.spec);
+    let earliest = ctx.now - SignedDuration::try_from(MAX_WINDOW).unwrap_or(SignedDuration::ZERO);
+    let default = ctx.now - SignedDuration::try_from(interval).unwrap_or(SignedDuration::ZERO);
+    ctx.since.filter(|s| *s < ctx.now).unwrap_or(default).max(earliest)
+}
+
+fn sample(tally: &Tally) -> Sample<'_> {
+    Sample { requests: tally.requests, errors: tally.errors, latencies: &tally.latencies }
+}
+
+/// The judge's sentence, plus what a person needs to trust it: the window, lines that were
+/// not access-log lines, pods that could not be read.
+fn message(judgement: &Judgement, canary: &Read, primary: &Read, since: Timestamp, until: Timestamp) -> String {
+    let seconds = until.duration_since(since).as_secs_f64();
+    let mut message = format!("{} (last {}s)", judgement.message, shown(seconds.round()));
+    for (who, read) in [("canary", canary), ("primary", primary)] {
+        if read.tally.malformed > 0 {
+            let example = read.tally.first_malformed.as_deref().unwrap_or_default();
+            message.push_str(&format!(
+                "; {who}: {} lines were not access-log lines, e.g. {example:?}",
+                read.tally.malformed
+            ));
+        }
+        if !read.problems.is_empty() {
+            message.push_str(&format!("; {who}: {}", read.problems.join("; ")));
+        }
+    }
+    if judgement.outcome == Outcome::NoData && canary.tally.requests == 0 && canary.tally.malformed > 0 {
+        message.push_str("; is spec.analysis.accessLog.format right?");
+    }
+    message
+}
+
+impl Checks for AccessLogChecks {
+    fn run<'a>(&'a self, stage: Stage, ctx: &'a CheckContext<'a>) -> BoxFuture<'a, Vec<CheckResult>> {
+        Box::pin(async move {
+            if stage != Stage::Analysis {
+                return Vec::new();
+            }
+            let Some(spec) = ctx.canary.spec.analysis.access_log.clone() else { return Vec::new() };
+            let result = self.check(ctx.canary, &spec, ctx).await;
+            tracing::info!(verdict = ?result.verdict, value = ?result.value, message = ?result.message, "access-log check");
+            vec![result]
+        })
+    }
+}
