@@ -80,9 +80,13 @@ impl AccessLogChecks {
         let since = window_start(ctx, canary);
         let target = canary.spec.target_ref.name.clone();
         let primary = format!("{target}-primary");
-        let canary_read = self.read(canary, spec, &target, since, until).await?;
-        let primary_read = self.read(canary, spec, &primary, since, until).await?;
         let settings = judge::Settings::from_spec(spec);
+        let canary_read = self.read(canary, spec, &target, since, until).await?;
+        // Without the comparison the primary's lines are not needed.
+        let primary_read = match settings.compare {
+            true => self.read(canary, spec, &primary, since, until).await?,
+            false => Read::default(),
+        };
         let judgement = judge::judge(&sample(&canary_read.tally), &sample(&primary_read.tally), &settings);
         let message = message(&judgement, &canary_read, &primary_read, since, until);
         Ok((Verdict::from(judgement.outcome), judgement.value, message))
@@ -190,5 +194,63 @@ impl Checks for AccessLogChecks {
             tracing::info!(verdict = ?result.verdict, value = ?result.value, message = ?result.message, "access-log check");
             vec![result]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canary(interval: &str) -> Canary {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": interval, "accessLog": {}},
+            },
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_window_is_the_time_since_the_last_step_at_most_ten_minutes() {
+        let canary = canary("30s");
+        let now: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
+        let at = |since: Option<&str>| {
+            let ctx = CheckContext { canary: &canary, now, since: since.map(|s| s.parse().unwrap()) };
+            window_start(&ctx, &canary).to_string()
+        };
+        assert_eq!(at(Some("2026-12-02T03:59:41Z")), "2026-12-02T03:59:41Z");
+        assert_eq!(at(None), "2026-12-02T03:59:30Z", "one interval without a previous step");
+        assert_eq!(at(Some("2026-12-02T01:00:00Z")), "2026-12-02T03:50:00Z", "at most ten minutes");
+        assert_eq!(at(Some("2026-12-02T04:00:05Z")), "2026-12-02T03:59:30Z", "a step in the future is ignored");
+    }
+
+    #[test]
+    fn the_message_says_what_could_not_be_read() {
+        let judgement = Judgement {
+            outcome: Outcome::NoData,
+            value: None,
+            message: "canary had 0 requests, fewer than the 50 needed".into(),
+            findings: Vec::new(),
+        };
+        let canary = Read {
+            tally: Tally {
+                malformed: 3,
+                first_malformed: Some("[2026-12-02T04:00:00Z] \"GET /".into()),
+                ..Tally::default()
+            },
+            problems: vec!["pod podinfo-abc-def is gone; its istio-proxy log could not be read".into()],
+        };
+        let since: Timestamp = "2026-12-02T03:59:00Z".parse().unwrap();
+        let until: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
+        assert_eq!(
+            message(&judgement, &canary, &Read::default(), since, until),
+            "canary had 0 requests, fewer than the 50 needed (last 60s); canary: 3 lines were not access-log \
+             lines, e.g. \"[2026-12-02T04:00:00Z] \\\"GET /\"; canary: pod podinfo-abc-def is gone; its istio-proxy \
+             log could not be read; is spec.analysis.accessLog.format right?"
+        );
     }
 }
