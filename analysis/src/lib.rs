@@ -4,6 +4,7 @@
 
 pub mod access_log;
 pub mod builtin;
+mod http;
 pub mod judge;
 pub mod latency;
 pub mod loki;

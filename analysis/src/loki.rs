@@ -16,6 +16,7 @@
 //! than a page of entries share one timestamp (where a plain `limit` would return the same page
 //! forever). Only the lines at that one timestamp are remembered between pages.
 
+use crate::http;
 use crate::template::is_kubernetes_name;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -169,20 +170,13 @@ pub struct Loki {
 impl Loki {
     /// A client for `settings`; fails on an address that is not an http(s) URL.
     pub fn new(settings: Settings) -> Result<Self, QueryError> {
-        let fail = |why: String| QueryError { query: String::new(), address: settings.address.clone(), why };
-        let base = url::Url::parse(&settings.address).map_err(|e| fail(format!("not a URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(fail("not an http or https address".to_owned()));
-        }
-        // Appended, not joined: a prefix such as `/loki-gateway` stays.
-        let endpoint = url::Url::parse(&format!("{}/loki/api/v1/query_range", base.as_str().trim_end_matches('/')))
-            .map_err(|e| fail(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .danger_accept_invalid_certs(settings.insecure_skip_verify)
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
+        let (http, endpoint) = http::client(
+            &settings.address,
+            "/loki/api/v1/query_range",
+            settings.timeout,
+            settings.insecure_skip_verify,
+        )
+        .map_err(|why| QueryError { query: String::new(), address: settings.address.clone(), why })?;
         Ok(Self { http, settings, endpoint })
     }
 
@@ -222,17 +216,8 @@ impl Loki {
             ("limit", &limit.to_string()),
             ("direction", "forward"),
         ]);
-        for (name, value) in &self.settings.headers {
-            request = request.header(name, value);
-        }
-        request = match &self.settings.auth {
-            Some(Auth::Bearer(token)) => request.bearer_auth(token),
-            Some(Auth::Basic { username, password }) => request.basic_auth(username, Some(password)),
-            None => request,
-        };
-        let response = request.send().await.map_err(|e| {
-            if e.is_timeout() { format!("no answer within {:?}", self.settings.timeout) } else { e.to_string() }
-        })?;
+        request = http::authorize(request, &self.settings.headers, self.settings.auth.as_ref());
+        let response = request.send().await.map_err(|e| http::no_answer(&e, self.settings.timeout))?;
         let status = response.status();
         let body = read_body(response).await?;
         if !status.is_success() {

@@ -2,6 +2,7 @@
 //! or basic auth from a MetricTemplate's Secret, extra headers, and an error that says which
 //! query, which address and what came back. Does I/O. Credentials are never logged or shown.
 
+use crate::http;
 use crate::promql::{self, Answer};
 use std::time::Duration;
 
@@ -80,40 +81,18 @@ pub struct Prometheus {
 impl Prometheus {
     /// A client for `settings`; fails on an address that is not an http(s) URL.
     pub fn new(settings: Settings) -> Result<Self, QueryError> {
-        let fail = |why: String| QueryError { query: String::new(), address: settings.address.clone(), why };
-        let base = url::Url::parse(&settings.address).map_err(|e| fail(format!("not a URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(fail("not an http or https address".to_owned()));
-        }
-        // Appended, not joined: a prefix such as `/prometheus` stays.
-        let endpoint = url::Url::parse(&format!("{}/api/v1/query", base.as_str().trim_end_matches('/')))
-            .map_err(|e| fail(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout)
-            .danger_accept_invalid_certs(settings.insecure_skip_verify)
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
+        let (http, endpoint) =
+            http::client(&settings.address, "/api/v1/query", settings.timeout, settings.insecure_skip_verify)
+                .map_err(|why| QueryError { query: String::new(), address: settings.address.clone(), why })?;
         Ok(Self { http, settings, endpoint })
     }
 
     /// Run an instant query.
     pub async fn query(&self, query: &str) -> Result<Answer, QueryError> {
         let fail = |why: String| QueryError { query: query.to_owned(), address: self.settings.address.clone(), why };
-        let mut request = self.http.post(self.endpoint.clone()).form(&[("query", query)]);
-        for (name, value) in &self.settings.headers {
-            request = request.header(name, value);
-        }
-        request = match &self.settings.auth {
-            Some(Auth::Bearer(token)) => request.bearer_auth(token),
-            Some(Auth::Basic { username, password }) => request.basic_auth(username, Some(password)),
-            None => request,
-        };
-        let response = request.send().await.map_err(|e| {
-            let why =
-                if e.is_timeout() { format!("no answer within {:?}", self.settings.timeout) } else { e.to_string() };
-            fail(why)
-        })?;
+        let request = self.http.post(self.endpoint.clone()).form(&[("query", query)]);
+        let request = http::authorize(request, &self.settings.headers, self.settings.auth.as_ref());
+        let response = request.send().await.map_err(|e| fail(http::no_answer(&e, self.settings.timeout)))?;
         let status = response.status();
         let body = response.text().await.map_err(|e| fail(format!("reading the answer: {e}")))?;
         // Prometheus answers errors (400, 422, 503) with its JSON error body; read it either way.
