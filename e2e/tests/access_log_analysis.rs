@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{client, eventually, install_crds, kubectl_ok, sandbox};
+use common::{client, eventually, install_crds, kubectl_ok, load_generator, sandbox};
 use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, CheckResult, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
@@ -26,30 +26,6 @@ spec:
     metadata: {labels: {app: podinfo}}
     spec: {containers: [{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}]}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: users, namespace: test}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: users}}
-  template:
-    metadata:
-      labels: {app: users}
-      annotations: {sandbox.fledge.dev/load: "http://podinfo.test:9898/ rps=150"}
-    spec: {containers: [{name: hey, image: ghcr.io/fluxcd/flagger-loadtester:0.34.0}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: loadtester, namespace: test}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: loadtester}}
-  template:
-    metadata:
-      labels: {app: loadtester}
-      annotations: {sandbox.fledge.dev/load: "http://podinfo-canary.test:9898/ rps=100"}
-    spec: {containers: [{name: hey, image: ghcr.io/fluxcd/flagger-loadtester:0.34.0}]}
----
 apiVersion: fledge.dev/v1beta1
 kind: Canary
 metadata: {name: podinfo, namespace: test}
@@ -66,6 +42,13 @@ spec:
       minRequests: 50
       maxErrorRate: 1
 "#;
+
+/// The manifest with traffic: users through the apex Service and a load tester on the canary.
+fn manifest() -> String {
+    let users = load_generator("users", "http://podinfo.test:9898/", 150);
+    let loadtester = load_generator("loadtester", "http://podinfo-canary.test:9898/", 100);
+    format!("{MANIFEST}---{users}---{loadtester}")
+}
 
 async fn wait_for(canaries: &Api<Canary>, what: &str, done: impl Fn(&CanaryStatus) -> bool) -> CanaryStatus {
     eventually(Duration::from_secs(90), what, || async {
@@ -84,7 +67,7 @@ fn access_log_check(status: &CanaryStatus) -> CheckResult {
 async fn a_release_answering_errors_in_its_access_logs_is_rolled_back() {
     let sb = sandbox().await;
     install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(MANIFEST)).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&manifest())).await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
     let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
     let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");

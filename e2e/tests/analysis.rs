@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{client, eventually, install_crds, kubectl_ok, sandbox};
+use common::{client, eventually, image_of, install_crds, kubectl_ok, load_generator, sandbox};
 use fledge_analysis::threshold::shown;
 use fledge_crds::canary::{Canary, CheckKind, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
@@ -28,30 +28,6 @@ spec:
   template:
     metadata: {labels: {app: podinfo}}
     spec: {containers: [{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: users, namespace: test}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: users}}
-  template:
-    metadata:
-      labels: {app: users}
-      annotations: {sandbox.fledge.dev/load: "http://podinfo.test:9898/ rps=200"}
-    spec: {containers: [{name: hey, image: ghcr.io/fluxcd/flagger-loadtester:0.34.0}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: loadtester, namespace: test}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: loadtester}}
-  template:
-    metadata:
-      labels: {app: loadtester}
-      annotations: {sandbox.fledge.dev/load: "http://podinfo-canary.test:9898/ rps=200"}
-    spec: {containers: [{name: hey, image: ghcr.io/fluxcd/flagger-loadtester:0.34.0}]}
 ---
 apiVersion: fledge.dev/v1beta1
 kind: Canary
@@ -87,12 +63,19 @@ spec:
              destination_workload="{{ target }}"}[{{ interval }}]))
 "#;
 
+/// The manifest with traffic: users through the apex Service and a load tester on the canary.
+fn manifest() -> String {
+    let users = load_generator("users", "http://podinfo.test:9898/", 200);
+    let loadtester = load_generator("loadtester", "http://podinfo-canary.test:9898/", 200);
+    format!("{MANIFEST}---{users}---{loadtester}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_answering_errors_fails_its_checks_and_is_rolled_back() {
     let sb = sandbox().await;
     let prometheus = fledge_e2e::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(MANIFEST)).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&manifest())).await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
     let controller = ControllerProcess::start(
         sb.kubeconfig(),
@@ -163,20 +146,7 @@ async fn a_release_answering_errors_fails_its_checks_and_is_rolled_back() {
     };
     assert_eq!(gauge("request-success-rate"), Some(rate), "{metrics}");
     assert_eq!(gauge("error-percentage"), errors.value, "{metrics}");
-    let primary = kubectl_ok(
-        &sb,
-        &[
-            "-n",
-            "test",
-            "get",
-            "deployment",
-            "podinfo-primary",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-        None,
-    )
-    .await;
+    let primary = image_of(&sb, "podinfo-primary").await;
     assert_eq!(primary, "ghcr.io/stefanprodan/podinfo:6.0.1", "the primary keeps the good release");
 }
 
@@ -186,7 +156,7 @@ async fn a_prometheus_that_goes_away_mid_rollout_fails_the_checks_and_rolls_back
     let prometheus = fledge_e2e::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     let address = prometheus.url.clone();
     install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&MANIFEST.replace("stepWeight: 25", "stepWeight: 10"))).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&manifest().replace("stepWeight: 25", "stepWeight: 10"))).await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
     let _controller =
         ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false", "--metrics-server", &address])
@@ -218,19 +188,6 @@ async fn a_prometheus_that_goes_away_mid_rollout_fails_the_checks_and_rolls_back
     assert_eq!(check.verdict, Verdict::Error, "{check:?}");
     let message = check.message.unwrap();
     assert!(message.starts_with("query \"") && message.contains(&format!(" to {address}: ")), "{message}");
-    let primary = kubectl_ok(
-        &sb,
-        &[
-            "-n",
-            "test",
-            "get",
-            "deployment",
-            "podinfo-primary",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-        None,
-    )
-    .await;
+    let primary = image_of(&sb, "podinfo-primary").await;
     assert_eq!(primary, "ghcr.io/stefanprodan/podinfo:6.0.0", "the primary keeps the old release");
 }

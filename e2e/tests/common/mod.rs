@@ -99,3 +99,29 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A Deployment `name` in namespace `test` whose pod sends `rps` requests a second to `url`
+/// (the sandbox's load generator, standing in for users or Flagger's load tester), as YAML.
+pub fn load_generator(name: &str, url: &str, rps: u32) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: test}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+      annotations: {{sandbox.fledge.dev/load: "{url} rps={rps}"}}
+    spec: {{containers: [{{name: hey, image: ghcr.io/fluxcd/flagger-loadtester:0.34.0}}]}}
+"#
+    )
+}
+
+/// The image of `deployment`'s first container in namespace `test`, as kubectl shows it.
+pub async fn image_of(sandbox: &Sandbox, deployment: &str) -> String {
+    let path = "jsonpath={.spec.template.spec.containers[0].image}";
+    kubectl_ok(sandbox, &["-n", "test", "get", "deployment", deployment, "-o", path], None).await
+}
