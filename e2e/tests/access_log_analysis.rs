@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{client, eventually, install_crds, kubectl_ok, load_generator, sandbox};
-use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, CheckResult, Phase, Verdict};
+use common::{access_log_check, client, install_crds, kubectl_ok, load_generator, sandbox, wait_for};
+use fledge_crds::canary::{Canary, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
-use std::time::Duration;
 
 const MANIFEST: &str = r#"
 apiVersion: v1
@@ -48,19 +47,6 @@ fn manifest() -> String {
     let users = load_generator("users", "http://podinfo.test:9898/", 150);
     let loadtester = load_generator("loadtester", "http://podinfo-canary.test:9898/", 100);
     format!("{MANIFEST}---{users}---{loadtester}")
-}
-
-async fn wait_for(canaries: &Api<Canary>, what: &str, done: impl Fn(&CanaryStatus) -> bool) -> CanaryStatus {
-    eventually(Duration::from_secs(90), what, || async {
-        let status = canaries.get("podinfo").await.ok()?.status?;
-        done(&status).then_some(status)
-    })
-    .await
-}
-
-fn access_log_check(status: &CanaryStatus) -> CheckResult {
-    let checks = status.checks.clone().unwrap_or_default();
-    checks.into_iter().find(|c| c.kind == CheckKind::AccessLog).expect("an access-log check in the status")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

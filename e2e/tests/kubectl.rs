@@ -504,3 +504,21 @@ async fn deleting_a_namespace_terminates_it_and_its_content() {
     .await;
     kubectl_ok(&sb, &["wait", "namespace/test", "--for=delete", "--timeout=20s"], None).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secrets_string_data_is_stored_encoded_in_data() {
+    let sb = sandbox().await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(NAMESPACE)).await;
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: test}\n\
+                  data: {username: Zmxl}\nstringData: {token: s3cret, username: fledge}\n";
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(secret)).await;
+    let stored = json(&kubectl_ok(&sb, &["-n", "test", "get", "secret", "creds", "-o", "json"], None).await);
+    assert_eq!(stored["data"], serde_json::json!({"token": "czNjcmV0", "username": "ZmxlZGdl"}), "{stored}");
+    assert!(stored.get("stringData").is_none(), "stringData is write-only: {stored}");
+
+    // An update through stringData changes data too.
+    let patch = r#"{"stringData":{"token":"rotated"}}"#;
+    kubectl_ok(&sb, &["-n", "test", "patch", "secret", "creds", "--type", "merge", "-p", patch], None).await;
+    let token = kubectl_ok(&sb, &["-n", "test", "get", "secret", "creds", "-o", "jsonpath={.data.token}"], None).await;
+    assert_eq!(token, "cm90YXRlZA==");
+}

@@ -129,7 +129,25 @@ pub fn prepare_create(rt: &ResourceType, namespace: Option<&str>, mut object: Va
     {
         obj.remove("status");
     }
+    fold_string_data(rt, &mut object);
     Ok(object)
+}
+
+/// A Secret's `stringData` is write-only: its keys are encoded into `data` (over keys of the
+/// same name there) and the field is not stored, as kube-apiserver does.
+fn fold_string_data(rt: &ResourceType, object: &mut Value) {
+    use base64::Engine;
+    if !(rt.group.is_empty() && rt.kind == "Secret") {
+        return;
+    }
+    let Some(Value::Object(strings)) = object.as_object_mut().and_then(|o| o.remove("stringData")) else { return };
+    if !object["data"].is_object() {
+        object["data"] = json!({});
+    }
+    for (key, value) in strings {
+        let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+        object["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
 }
 
 /// A random version-4 UUID.
@@ -212,6 +230,7 @@ pub fn merge_update(rt: &ResourceType, current: &Value, mut new: Value, part: Pa
             }
         }
     }
+    fold_string_data(rt, &mut new);
     if spec_of(&new) != spec_of(current) {
         let generation = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
         meta(&mut new).insert("generation".into(), json!(generation + 1));

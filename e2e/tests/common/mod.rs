@@ -125,3 +125,23 @@ pub async fn image_of(sandbox: &Sandbox, deployment: &str) -> String {
     let path = "jsonpath={.spec.template.spec.containers[0].image}";
     kubectl_ok(sandbox, &["-n", "test", "get", "deployment", deployment, "-o", path], None).await
 }
+
+/// The status of Canary `podinfo` once `done` holds for it (within 90 s).
+pub async fn wait_for(
+    canaries: &kube::Api<fledge_crds::canary::Canary>,
+    what: &str,
+    done: impl Fn(&fledge_crds::canary::CanaryStatus) -> bool,
+) -> fledge_crds::canary::CanaryStatus {
+    eventually(Duration::from_secs(90), what, || async {
+        let status = canaries.get("podinfo").await.ok()?.status?;
+        done(&status).then_some(status)
+    })
+    .await
+}
+
+/// The access-log check in a status; fails the test when there is none.
+pub fn access_log_check(status: &fledge_crds::canary::CanaryStatus) -> fledge_crds::canary::CheckResult {
+    let checks = status.checks.clone().unwrap_or_default();
+    let kind = fledge_crds::canary::CheckKind::AccessLog;
+    checks.into_iter().find(|c| c.kind == kind).expect("an access-log check in the status")
+}
