@@ -82,6 +82,9 @@ impl AccessLogChecks {
         let primary = format!("{target}-primary");
         let settings = judge::Settings::from_spec(spec);
         let canary_read = self.read(canary, spec, &target, since, until).await?;
+        if let Some(message) = before_traffic(canary, &canary_read, since, until) {
+            return Ok((Verdict::Pass, None, message));
+        }
         // Without the comparison the primary's lines are not needed.
         let primary_read = match settings.compare {
             true => self.read(canary, spec, &primary, since, until).await?,
@@ -156,6 +159,26 @@ fn window_start(ctx: &CheckContext<'_>, canary: &Canary) -> Timestamp {
     ctx.since.filter(|s| *s < ctx.now).unwrap_or(default).max(earliest)
 }
 
+/// A weighted rollout at weight 0 sends the canary no live traffic: with no requests at all
+/// there is nothing to judge yet, and waiting for data that cannot come would fail a canary
+/// judged on real traffic (no load tester) at its first step. The check passes, says so, and
+/// judges from the first step with traffic. Iteration-based rollouts (A/B, blue/green) keep
+/// weight 0 throughout, so for them no requests stays "no data".
+fn before_traffic(canary: &Canary, read: &Read, since: Timestamp, until: Timestamp) -> Option<String> {
+    let weight = canary.status.as_ref().and_then(|s| s.canary_weight).unwrap_or(0);
+    let empty = read.tally.requests == 0 && read.tally.malformed == 0 && read.problems.is_empty();
+    (canary.spec.analysis.iterations() == 0 && weight == 0 && empty).then(|| {
+        format!(
+            "no requests reached the canary at weight 0 (last {}s): judged from the first step with traffic",
+            window_seconds(since, until)
+        )
+    })
+}
+
+fn window_seconds(since: Timestamp, until: Timestamp) -> String {
+    shown(until.duration_since(since).as_secs_f64().round())
+}
+
 fn sample(tally: &Tally) -> Sample<'_> {
     Sample { requests: tally.requests, errors: tally.errors, latencies: &tally.latencies }
 }
@@ -163,8 +186,7 @@ fn sample(tally: &Tally) -> Sample<'_> {
 /// The judge's sentence, plus what a person needs to trust it: the window, lines that were
 /// not access-log lines, pods that could not be read.
 fn message(judgement: &Judgement, canary: &Read, primary: &Read, since: Timestamp, until: Timestamp) -> String {
-    let seconds = until.duration_since(since).as_secs_f64();
-    let mut message = format!("{} (last {}s)", judgement.message, shown(seconds.round()));
+    let mut message = format!("{} (last {}s)", judgement.message, window_seconds(since, until));
     for (who, read) in [("canary", canary), ("primary", primary)] {
         if read.tally.malformed > 0 {
             let example = read.tally.first_malformed.as_deref().unwrap_or_default();
@@ -226,6 +248,25 @@ mod tests {
         assert_eq!(at(None), "2026-12-02T03:59:30Z", "one interval without a previous step");
         assert_eq!(at(Some("2026-12-02T01:00:00Z")), "2026-12-02T03:50:00Z", "at most ten minutes");
         assert_eq!(at(Some("2026-12-02T04:00:05Z")), "2026-12-02T03:59:30Z", "a step in the future is ignored");
+    }
+
+    #[test]
+    fn no_traffic_at_weight_zero_waits_for_the_first_step_only_in_a_weighted_rollout() {
+        let since: Timestamp = "2026-12-02T03:59:30Z".parse().unwrap();
+        let until: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
+        let mut weighted = canary("30s");
+        let empty = Read::default();
+        assert_eq!(
+            before_traffic(&weighted, &empty, since, until).as_deref(),
+            Some("no requests reached the canary at weight 0 (last 30s): judged from the first step with traffic")
+        );
+        let some = Read { tally: Tally { requests: 3, ..Tally::default() }, problems: Vec::new() };
+        assert_eq!(before_traffic(&weighted, &some, since, until), None, "requests at weight 0 are judged");
+        weighted.status = Some(fledge_crds::canary::CanaryStatus { canary_weight: Some(10), ..Default::default() });
+        assert_eq!(before_traffic(&weighted, &empty, since, until), None, "at 10% no requests is no data");
+        let mut ab = canary("30s");
+        ab.spec.analysis.iterations = Some(10);
+        assert_eq!(before_traffic(&ab, &empty, since, until), None, "A/B keeps weight 0 throughout");
     }
 
     #[test]
