@@ -26,8 +26,7 @@ pub use crate::prometheus::Auth;
 
 /// The stream selector for one version when the spec gives none: the `istio-proxy` container
 /// of the workload's pods (`<deployment>-<pod-template-hash>-<suffix>`).
-pub const DEFAULT_QUERY: &str =
-    r#"{namespace="{{ namespace }}", pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+", container="istio-proxy"}"#;
+pub const DEFAULT_QUERY: &str = r#"{namespace="{{ namespace }}", pod=~"{{ workload }}-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}", container="istio-proxy"}"#;
 
 /// Lines asked for per request unless the settings say otherwise; Loki's own cap
 /// (`max_entries_limit_per_query`) is 5000 by default.
@@ -176,7 +175,7 @@ impl Loki {
             settings.timeout,
             settings.insecure_skip_verify,
         )
-        .map_err(|why| QueryError { query: String::new(), address: settings.address.clone(), why })?;
+        .map_err(|why| QueryError { query: String::new(), address: http::redacted(&settings.address), why })?;
         Ok(Self { http, settings, endpoint })
     }
 
@@ -189,7 +188,8 @@ impl Loki {
         until: SystemTime,
         sink: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Report, QueryError> {
-        let fail = |why: String| QueryError { query: query.to_owned(), address: self.settings.address.clone(), why };
+        let fail =
+            |why: String| QueryError { query: query.to_owned(), address: http::redacted(&self.settings.address), why };
         // Loki's range is [start, end); ours is (since, until].
         let mut cursor =
             Cursor::new(nanos(since).saturating_add(1), nanos(until).saturating_add(1), self.settings.page_limit);
@@ -409,7 +409,7 @@ mod tests {
     fn the_default_selector_names_the_workload_pods_istio_proxy() {
         assert_eq!(
             render_selector(DEFAULT_QUERY, "test", "podinfo-primary").unwrap(),
-            r#"{namespace="test", pod=~"podinfo-primary-[a-z0-9]+-[a-z0-9]+", container="istio-proxy"}"#
+            r#"{namespace="test", pod=~"podinfo-primary-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}", container="istio-proxy"}"#
         );
         assert_eq!(
             render_selector(r#"{ns="{{.namespace}}", app="{{workload}}"} |= "GET""#, "prod", "shop").unwrap(),

@@ -83,13 +83,14 @@ impl Prometheus {
     pub fn new(settings: Settings) -> Result<Self, QueryError> {
         let (http, endpoint) =
             http::client(&settings.address, "/api/v1/query", settings.timeout, settings.insecure_skip_verify)
-                .map_err(|why| QueryError { query: String::new(), address: settings.address.clone(), why })?;
+                .map_err(|why| QueryError { query: String::new(), address: http::redacted(&settings.address), why })?;
         Ok(Self { http, settings, endpoint })
     }
 
     /// Run an instant query.
     pub async fn query(&self, query: &str) -> Result<Answer, QueryError> {
-        let fail = |why: String| QueryError { query: query.to_owned(), address: self.settings.address.clone(), why };
+        let fail =
+            |why: String| QueryError { query: query.to_owned(), address: http::redacted(&self.settings.address), why };
         let request = self.http.post(self.endpoint.clone()).form(&[("query", query)]);
         let request = http::authorize(request, &self.settings.headers, self.settings.auth.as_ref());
         let response = request.send().await.map_err(|e| fail(http::no_answer(&e, self.settings.timeout)))?;

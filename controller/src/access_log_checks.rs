@@ -27,6 +27,22 @@ pub const CHECK_NAME: &str = "access-log";
 /// check judges recent traffic rather than reading hours of logs.
 const MAX_WINDOW: Duration = Duration::from_secs(600);
 
+/// The least time the whole check may take, for short intervals.
+const MIN_CHECK_TIME: Duration = Duration::from_secs(20);
+/// The most time the whole check may take, for long intervals.
+const MAX_CHECK_TIME: Duration = Duration::from_secs(120);
+
+/// How late a line may reach its source after the request ended: Envoy flushes its access
+/// log every second, and the container runtime writes it on. The window ends this long before
+/// the step so late lines are still counted (in the next window's start, which is shifted the
+/// same way, so windows join without gaps or overlaps).
+const KUBERNETES_LAG: Duration = Duration::from_secs(2);
+/// As [`KUBERNETES_LAG`], for Loki: a log shipper batches lines before Loki has them.
+const LOKI_LAG: Duration = Duration::from_secs(10);
+
+/// Problems of single pods quoted in the message; more are counted.
+const PROBLEMS_QUOTED: usize = 3;
+
 /// Runs `analysis.accessLog` at the Analysis stage.
 #[derive(Clone)]
 pub struct AccessLogChecks {
@@ -56,9 +72,13 @@ impl AccessLogChecks {
     }
 
     async fn check(&self, canary: &Canary, spec: &AccessLog, ctx: &CheckContext<'_>) -> CheckResult {
-        let (verdict, value, message) = match self.measure(canary, spec, ctx).await {
-            Ok(message) => message,
-            Err(why) => (Verdict::Error, None, why),
+        // Each request has its own timeout; the whole read also has one, so that many pods or
+        // pages cannot hold the reconcile for longer than a step.
+        let limit = crate::decide::parse_interval(&canary.spec).clamp(MIN_CHECK_TIME, MAX_CHECK_TIME);
+        let (verdict, value, message) = match tokio::time::timeout(limit, self.measure(canary, spec, ctx)).await {
+            Ok(Ok(message)) => message,
+            Ok(Err(why)) => (Verdict::Error, None, why),
+            Err(_) => (Verdict::Error, None, format!("reading the access logs took longer than {limit:?}")),
         };
         CheckResult {
             name: CHECK_NAME.to_owned(),
@@ -76,8 +96,13 @@ impl AccessLogChecks {
         spec: &AccessLog,
         ctx: &CheckContext<'_>,
     ) -> Result<(Verdict, Option<f64>, String), String> {
-        let until = ctx.now;
-        let since = window_start(ctx, canary);
+        let lag = match spec.source.unwrap_or_default() {
+            AccessLogSource::Kubernetes => KUBERNETES_LAG,
+            AccessLogSource::Loki => LOKI_LAG,
+        };
+        let lag = SignedDuration::try_from(lag).unwrap_or(SignedDuration::ZERO);
+        let until = ctx.now - lag;
+        let since = window_start(ctx, canary) - lag;
         let target = canary.spec.target_ref.name.clone();
         let primary = format!("{target}-primary");
         let settings = judge::Settings::from_spec(spec);
@@ -127,6 +152,11 @@ impl AccessLogChecks {
                 source.timeout = self.timeout;
                 let report =
                     pod_logs::read(&self.client, &source, since, until, &mut sink).await.map_err(|e| e.to_string())?;
+                if report.pods.is_empty() && !report.problems.is_empty() {
+                    // Nothing could be read (no RBAC for pods/log, a wrong container): say so
+                    // rather than wait for data that will never come.
+                    return Err(format!("no pod of {workload} could be read: {}", quote(&report.problems)));
+                }
                 report.problems
             }
             AccessLogSource::Loki => {
@@ -146,7 +176,11 @@ impl AccessLogChecks {
                 Vec::new()
             }
         };
-        Ok(Read { tally: aggregator.finish(), problems })
+        let tally = aggregator.finish();
+        if let Some(line) = &tally.first_malformed {
+            tracing::debug!(workload, malformed = tally.malformed, first = %line, "access-log lines not understood");
+        }
+        Ok(Read { tally, problems })
     }
 }
 
@@ -179,6 +213,15 @@ fn window_seconds(since: Timestamp, until: Timestamp) -> String {
     shown(until.duration_since(since).as_secs_f64().round())
 }
 
+/// The first few problems, and how many more there were.
+fn quote(problems: &[String]) -> String {
+    let mut text = problems.iter().take(PROBLEMS_QUOTED).cloned().collect::<Vec<_>>().join("; ");
+    if problems.len() > PROBLEMS_QUOTED {
+        text.push_str(&format!(" (and {} more)", problems.len() - PROBLEMS_QUOTED));
+    }
+    text
+}
+
 fn sample(tally: &Tally) -> Sample<'_> {
     Sample { requests: tally.requests, errors: tally.errors, latencies: &tally.latencies }
 }
@@ -189,14 +232,12 @@ fn message(judgement: &Judgement, canary: &Read, primary: &Read, since: Timestam
     let mut message = format!("{} (last {}s)", judgement.message, window_seconds(since, until));
     for (who, read) in [("canary", canary), ("primary", primary)] {
         if read.tally.malformed > 0 {
-            let example = read.tally.first_malformed.as_deref().unwrap_or_default();
-            message.push_str(&format!(
-                "; {who}: {} lines were not access-log lines, e.g. {example:?}",
-                read.tally.malformed
-            ));
+            // Not quoted: a line can carry request paths with tokens, and the status and
+            // events are read more widely than pod logs. The controller logs one at debug.
+            message.push_str(&format!("; {who}: {} lines were not access-log lines", read.tally.malformed));
         }
         if !read.problems.is_empty() {
-            message.push_str(&format!("; {who}: {}", read.problems.join("; ")));
+            message.push_str(&format!("; {who}: {}", quote(&read.problems)));
         }
     }
     if judgement.outcome == Outcome::NoData && canary.tally.requests == 0 && canary.tally.malformed > 0 {
@@ -287,11 +328,17 @@ mod tests {
         };
         let since: Timestamp = "2026-12-02T03:59:00Z".parse().unwrap();
         let until: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
+        let many = Read { problems: (1..=5).map(|i| format!("pod p{i} is gone")).collect(), ..Read::default() };
+        assert_eq!(
+            message(&judgement, &Read::default(), &many, since, until),
+            "canary had 0 requests, fewer than the 50 needed (last 60s); primary: pod p1 is gone; pod p2 is gone; \
+             pod p3 is gone (and 2 more)"
+        );
         assert_eq!(
             message(&judgement, &canary, &Read::default(), since, until),
             "canary had 0 requests, fewer than the 50 needed (last 60s); canary: 3 lines were not access-log \
-             lines, e.g. \"[2026-12-02T04:00:00Z] \\\"GET /\"; canary: pod podinfo-abc-def is gone; its istio-proxy \
-             log could not be read; is spec.analysis.accessLog.format right?"
+             lines; canary: pod podinfo-abc-def is gone; its istio-proxy log could not be read; is \
+             spec.analysis.accessLog.format right?"
         );
     }
 }

@@ -133,7 +133,10 @@ async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
 
 /// Decide, running each check stage the decision asks for, until it asks for nothing more.
 async fn decide_with_checks(canary: &Canary, ctx: &Context, status: &CanaryStatus, world: &World) -> Decision {
-    let now = Timestamp::now();
+    // Whole seconds, as the status stores times: the end of this step's check window and the
+    // `lastStepTime` the next window starts from are then the same instant, so no access-log
+    // line is counted twice.
+    let now = Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now());
     let annotations = canary.annotations();
     let flag = |key: &str| annotations.get(key).is_some_and(|v| v == "true");
     let manual =
@@ -245,9 +248,11 @@ fn report(canary: &Canary, ctx: &Context, d: &Decision) {
     let names = crate::objects::Names::of(canary);
     ctx.metrics.set_canary_weight(&namespace, &names.primary, i64::from(100 - d.canary_weight));
     ctx.metrics.set_canary_weight(&namespace, &names.target, i64::from(d.canary_weight));
+    // The last value of each metric; NaN when its last check had none (no data, an error), so
+    // an old value does not stand in for a check that could not measure.
     for check in d.status.checks.iter().flatten() {
-        if let (CheckKind::Metric | CheckKind::AccessLog, Some(value)) = (check.kind, check.value) {
-            ctx.metrics.set_metric_analysis(&namespace, &name, &check.name, value);
+        if matches!(check.kind, CheckKind::Metric | CheckKind::AccessLog) {
+            ctx.metrics.set_metric_analysis(&namespace, &name, &check.name, check.value.unwrap_or(f64::NAN));
         }
     }
     if before != phase {

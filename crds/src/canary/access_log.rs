@@ -103,7 +103,7 @@ pub struct LokiSource {
     /// LogQL stream selector for one version. `{{ namespace }}` and `{{ workload }}` (the
     /// canary or primary Deployment) are filled in; the default selects the `istio-proxy`
     /// container of the workload's pods:
-    /// `{namespace="{{ namespace }}", pod=~"{{ workload }}-[a-z0-9]+-[a-z0-9]+", container="istio-proxy"}`.
+    /// `{namespace="{{ namespace }}", pod=~"{{ workload }}-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}", container="istio-proxy"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
 
