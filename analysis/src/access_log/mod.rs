@@ -9,5 +9,5 @@
 pub mod parse;
 pub mod tally;
 
-pub use parse::{Format, Malformed, Request};
+pub use parse::{Format, Malformed, Protocol, Request};
 pub use tally::{Aggregator, MAX_LINE_BYTES, Tally, read_all};
