@@ -1,5 +1,6 @@
-//! The access-log fixtures (Istio's JSON and Envoy's text format, the same 43 requests with five
-//! malformed and two blank lines each) read end to end, against counts worked out by hand.
+//! The access-log fixtures (Istio's JSON and Envoy's text format, the same 43 requests to the
+//! workload, three outbound requests, a TCP connection, five malformed and two blank lines each)
+//! read end to end, against counts worked out by hand.
 
 use fledge_analysis::access_log::{Aggregator, Format, Tally, read_all};
 use fledge_crds::canary::access_log::DEFAULT_ERROR_RESPONSE_FLAGS;
@@ -21,11 +22,18 @@ fn fixture(name: &str, format: Format, flags: &[&str]) -> Tally {
 /// - 200, 31 ms, with quotes, a space and a backslash in the path;
 /// - 504 `UT`, 15000 ms.
 ///
+/// The 404 `NR` matched no route, so it has no upstream cluster (`null`, `-`): still a request.
+/// Not requests: the workload's own calls, through `outbound|9898||backend.test.svc.cluster.local`
+/// (200 in 12 ms, and 503 `UF,URX` in 30 ms, which must not count as an error) and
+/// `PassthroughCluster` (200 in 250 ms); and a TCP connection to `inbound|5432||` (no protocol,
+/// code 0) that lasted 300512 ms, which must not reach the latencies.
+///
 /// Errors: 5 + 2 + 1 (DC) + 1 (NR) + 1 (504) = 10. Latencies: 41 values, sorted
 /// 0×5, 1×2, 2×2, 3..=30, 31, 100, 120, 15000: the 21st (p50) is 14, the 37th (p90) 30, the
 /// 41st (p99) 15000, which the histogram reports as the middle of its bucket [14976, 15104).
 fn assert_the_requests(t: &Tally) {
     assert_eq!(t.requests, 43);
+    assert_eq!((t.outbound, t.tcp), (3, 1));
     assert_eq!(t.errors, 10);
     assert_eq!((t.server_errors, t.flagged), (8, 8));
     let by_flag: Vec<(&str, u64)> = t.by_flag.iter().map(|(f, n)| (f.as_str(), *n)).collect();
@@ -55,7 +63,7 @@ fn text_fixture() {
 fn an_empty_flag_list_counts_only_5xx() {
     for (name, format) in [("access_log.jsonl", Format::Json), ("access_log.txt", Format::Text)] {
         let t = fixture(name, format, &[]);
-        assert_eq!((t.requests, t.errors, t.flagged), (43, 8, 0), "{name}");
+        assert_eq!((t.requests, t.errors, t.flagged, t.outbound, t.tcp), (43, 8, 0, 3, 1), "{name}");
     }
 }
 
@@ -63,7 +71,7 @@ fn an_empty_flag_list_counts_only_5xx() {
 fn the_wrong_format_makes_every_line_malformed() {
     let t = fixture("access_log.jsonl", Format::Text, DEFAULT_ERROR_RESPONSE_FLAGS);
     // The one text line mixed into the JSON fixture is the only request.
-    assert_eq!((t.requests, t.malformed), (1, 47));
+    assert_eq!((t.requests, t.malformed), (1, 51));
 }
 
 #[test]

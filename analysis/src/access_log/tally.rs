@@ -1,11 +1,17 @@
 //! Counting access-log lines as they stream by: requests, errors and latencies of one version.
 //! Pure, except [`read_all`], which reads from the reader it is given.
 //!
+//! A sidecar logs more than the requests to its workload: the requests the workload makes to
+//! other services, and TCP connections. Only inbound HTTP requests are counted as requests, as
+//! Prometheus' `reporter="destination"` counts them; the others are counted apart (see
+//! [`Tally::outbound`] and [`Tally::tcp`]), so that a failing dependency or a long-lived
+//! database connection says nothing about the version.
+//!
 //! Memory does not grow with the log: a [`Tally`] is counters, a latency histogram (at most
 //! ~30 KB) and one error counter per configured response flag; an [`Aggregator`] adds at most one
 //! unfinished line of [`MAX_LINE_BYTES`].
 
-use super::parse::{Format, Request, parse};
+use super::parse::{Format, Protocol, Request, parse};
 use crate::latency::Latencies;
 use memchr::memchr;
 use std::collections::BTreeMap;
@@ -18,11 +24,22 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// How much of the first malformed line is kept, in characters.
 const EXCERPT_CHARS: usize = 200;
 
-/// The numbers of one version (or one pod) over some access-log lines.
+/// The numbers of one version (or one pod) over some access-log lines. Every line that is not
+/// blank counts in exactly one of `requests`, `outbound`, `tcp` and `malformed`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Tally {
-    /// Lines that were read as requests.
+    /// Lines that were read as requests to the workload: HTTP, through an inbound cluster. A
+    /// line without an upstream cluster (`-`, as when no route matched, or a custom format
+    /// without one) counts here too: most custom formats log only inbound traffic.
     pub requests: u64,
+    /// Lines of traffic the workload sent out: an upstream cluster that is not inbound
+    /// (`outbound|9898||backend.test.svc.cluster.local`, `PassthroughCluster`,
+    /// `BlackHoleCluster`). Their errors and latencies are another service's.
+    pub outbound: u64,
+    /// Lines of TCP connections to the workload: no HTTP protocol (`-` or `null`, not a custom
+    /// format without the field) and response code 0. Their duration is the connection's
+    /// lifetime, not a request's latency.
+    pub tcp: u64,
     /// Requests that failed: a 5xx, or an error response flag, or both.
     pub errors: u64,
     /// Requests answered with a 5xx (with or without a flag).
@@ -47,6 +64,8 @@ impl Tally {
     /// stays this one's when it has one.
     pub fn merge(&mut self, other: &Tally) {
         self.requests += other.requests;
+        self.outbound += other.outbound;
+        self.tcp += other.tcp;
         self.errors += other.errors;
         self.server_errors += other.server_errors;
         self.flagged += other.flagged;
@@ -172,6 +191,14 @@ impl Aggregator {
 
     fn count(&mut self, request: &Request<'_>) {
         let t = &mut self.tally;
+        if request.upstream_cluster.as_deref().is_some_and(|c| !inbound(c)) {
+            t.outbound += 1;
+            return;
+        }
+        if request.protocol == Protocol::Empty && request.response_code == 0 {
+            t.tcp += 1;
+            return;
+        }
         t.requests += 1;
         let server_error = (500..=599).contains(&request.response_code);
         let mut flagged = false;
@@ -218,6 +245,13 @@ impl Aggregator {
         }
         self.tally
     }
+}
+
+/// Whether an upstream cluster leads to the workload itself: Istio's inbound clusters are
+/// `inbound|<port>|<name>|<host>`, and `InboundPassthroughClusterIpv4` (and `Ipv6`) takes
+/// inbound traffic to a port that no Service declares.
+fn inbound(cluster: &str) -> bool {
+    cluster.starts_with("inbound|") || cluster.starts_with("InboundPassthroughCluster")
 }
 
 /// Counts every line `reader` gives until its end, a chunk at a time, without keeping lines.
@@ -278,6 +312,51 @@ mod tests {
         assert!(only_5xx.by_flag.is_empty());
         let rate_limited = tally(&lines, &["RL"]);
         assert_eq!(rate_limited.errors, 3);
+    }
+
+    /// A line of Istio's JSON format, with `protocol` and `upstream_cluster` (`null` unquoted).
+    fn istio(code: u16, flags: &str, duration: u64, protocol: &str, cluster: &str) -> String {
+        let quote = |v: &str| if v == "null" { v.to_owned() } else { format!("\"{v}\"") };
+        let (protocol, cluster) = (quote(protocol), quote(cluster));
+        format!(
+            r#"{{"duration":{duration},"protocol":{protocol},"response_code":{code},"response_flags":"{flags}","upstream_cluster":{cluster}}}"#
+        )
+    }
+
+    #[test]
+    fn only_inbound_http_requests_are_requests() {
+        let lines = [
+            istio(200, "-", 5, "HTTP/1.1", "inbound|9898||"),
+            istio(200, "-", 6, "HTTP/2", "inbound|9898|http|podinfo.test.svc.cluster.local"),
+            istio(200, "-", 7, "HTTP/1.1", "InboundPassthroughClusterIpv4"),
+            istio(404, "NR", 1, "HTTP/1.1", "-"),
+            istio(0, "DC", 8, "HTTP/1.1", "null"),
+            // The workload's own calls, failing or not.
+            istio(503, "UF,URX", 30, "HTTP/1.1", "outbound|9898||backend.test.svc.cluster.local"),
+            istio(200, "-", 40, "HTTP/1.1", "PassthroughCluster"),
+            istio(502, "-", 1, "HTTP/1.1", "BlackHoleCluster"),
+            istio(0, "UF", 9, "null", "outbound|5432||db.test.svc.cluster.local"),
+            // TCP connections to the workload, open for minutes.
+            istio(0, "-", 300_512, "null", "inbound|5432||"),
+            istio(0, "-", 120_000, "-", "InboundPassthroughClusterIpv6"),
+            // No protocol but a response: not a TCP connection.
+            istio(400, "-", 2, "null", "inbound|9898||"),
+        ];
+        let t = tally(&lines, DEFAULT_ERROR_RESPONSE_FLAGS);
+        assert_eq!((t.requests, t.outbound, t.tcp, t.malformed), (6, 4, 2, 0));
+        assert_eq!((t.errors, t.server_errors, t.flagged), (2, 0, 2));
+        let by_flag: Vec<(&str, u64)> = t.by_flag.iter().map(|(f, n)| (f.as_str(), *n)).collect();
+        assert_eq!(by_flag, [("DC", 1), ("NR", 1)]);
+        assert_eq!(t.latencies.count(), 6);
+        assert_eq!(t.latencies.percentile(100.0), Some(8.0));
+    }
+
+    #[test]
+    fn a_format_without_protocol_or_cluster_counts_every_line() {
+        // `line` has neither field: nothing tells outbound or TCP lines apart, so a code 0 is
+        // still a request (a client that went away), as it was before the fields were read.
+        let t = tally(&[line(0, "DC", "null"), line(503, "UF", "3")], DEFAULT_ERROR_RESPONSE_FLAGS);
+        assert_eq!((t.requests, t.errors, t.outbound, t.tcp), (2, 2, 0, 0));
     }
 
     #[test]
@@ -364,10 +443,16 @@ mod tests {
 
     #[test]
     fn merging_adds_everything_and_keeps_the_first_malformed_line() {
-        let mut a = tally(&[line(200, "-", "1"), "x".into()], DEFAULT_ERROR_RESPONSE_FLAGS);
-        let b = tally(&[line(503, "UH", "2"), "y".into(), line(0, "DC", "null")], DEFAULT_ERROR_RESPONSE_FLAGS);
+        let outbound = istio(503, "UF", 3, "HTTP/1.1", "outbound|80||x");
+        let tcp = istio(0, "-", 60_000, "null", "inbound|5432||");
+        let mut a = tally(&[line(200, "-", "1"), "x".into(), outbound.clone()], DEFAULT_ERROR_RESPONSE_FLAGS);
+        let b = tally(
+            &[line(503, "UH", "2"), "y".into(), line(0, "DC", "null"), outbound, tcp.clone(), tcp],
+            DEFAULT_ERROR_RESPONSE_FLAGS,
+        );
         a.merge(&b);
         assert_eq!((a.requests, a.errors, a.server_errors, a.flagged, a.malformed), (3, 2, 1, 2, 2));
+        assert_eq!((a.outbound, a.tcp), (2, 2));
         assert_eq!((a.without_duration, a.latencies.count()), (1, 2));
         assert_eq!(a.by_flag.len(), 2);
         assert_eq!(a.first_malformed.as_deref(), Some("x"));
