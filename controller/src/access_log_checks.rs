@@ -240,6 +240,16 @@ fn message(judgement: &Judgement, canary: &Read, primary: &Read, since: Timestam
             message.push_str(&format!("; {who}: {}", quote(&read.problems)));
         }
     }
+    if judgement.outcome == Outcome::NoData {
+        for (who, read) in [("canary", canary), ("primary", primary)] {
+            let (outbound, tcp) = (read.tally.outbound, read.tally.tcp);
+            if outbound + tcp > 0 {
+                message.push_str(&format!(
+                    "; {who}: not counted: {outbound} requests it made to other services, {tcp} TCP connections"
+                ));
+            }
+        }
+    }
     if judgement.outcome == Outcome::NoData && canary.tally.requests == 0 && canary.tally.malformed > 0 {
         message.push_str("; is spec.analysis.accessLog.format right?");
     }
