@@ -232,20 +232,15 @@ async fn loki_pages_through_many_lines_of_one_nanosecond_exactly_once() {
     let store = Store::new();
     let at = |nanos: u64| UNIX_EPOCH + Duration::from_nanos(1_700_000_000_000_000_000 + nanos);
     // 23 requests logged in the same nanosecond by two pods, between earlier and later lines.
-    store.append_logs("shop", "web-abcde12345-aaaaa", "istio-proxy", (0..3).map(|i| (at(i), format!("early {i}"))));
-    for pod in ["web-abcde12345-aaaaa", "web-abcde12345-bbbbb"] {
+    store.append_logs("shop", "web-7d9f8c6b5-bcdfg", "istio-proxy", (0..3).map(|i| (at(i), format!("early {i}"))));
+    for pod in ["web-7d9f8c6b5-bcdfg", "web-7d9f8c6b5-hjklm"] {
         let burst = (0..23).map(|i| (at(500), format!("burst {i}")));
         store.append_logs("shop", pod, "istio-proxy", burst);
     }
-    store.append_logs(
-        "shop",
-        "web-abcde12345-bbbbb",
-        "istio-proxy",
-        (0..4).map(|i| (at(900 + i), format!("late {i}"))),
-    );
+    store.append_logs("shop", "web-7d9f8c6b5-hjklm", "istio-proxy", (0..4).map(|i| (at(900 + i), format!("late {i}"))));
     // Not selected: another container, another namespace.
-    store.append_logs("shop", "web-abcde12345-aaaaa", "web", [(at(500), "app line".to_owned())]);
-    store.append_logs("other", "web-abcde12345-ccccc", "istio-proxy", [(at(500), "elsewhere".to_owned())]);
+    store.append_logs("shop", "web-7d9f8c6b5-bcdfg", "web", [(at(500), "app line".to_owned())]);
+    store.append_logs("other", "web-7d9f8c6b5-npqrs", "istio-proxy", [(at(500), "elsewhere".to_owned())]);
     let stand_in = LokiStandIn::start(store, LokiOptions::default()).await.unwrap();
     let query = loki::render_selector(loki::DEFAULT_QUERY, "shop", "web").unwrap();
     for page_limit in [1, 4, 10, 23, 1000] {
