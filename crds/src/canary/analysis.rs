@@ -269,6 +269,19 @@ pub struct CanaryWebhook {
     /// Key-value pairs sent in the body's `metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+
+    /// Fledge: a Secret in the Canary's namespace whose key `key` signs each call: the body's
+    /// HMAC-SHA256 is sent as `X-Fledge-Signature: sha256=<hex>`, so the receiver can trust it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeyRef>,
+}
+
+/// A Secret in the Canary's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 impl CanaryWebhook {

@@ -10,8 +10,8 @@ mod windows;
 
 pub use access_log::{AccessLog, AccessLogComparison, AccessLogFormat, AccessLogSource, LatencyLimit, LokiSource};
 pub use analysis::{
-    AlertSeverity, CanaryAlert, CanaryAnalysis, CanaryMetric, CanaryWebhook, SameSite, SessionAffinity, ThresholdRange,
-    WebhookType,
+    AlertSeverity, CanaryAlert, CanaryAnalysis, CanaryMetric, CanaryWebhook, SameSite, SecretKeyRef, SessionAffinity,
+    ThresholdRange, WebhookType,
 };
 pub use service::{CanaryService, CustomMetadata, GatewayRef, TrafficDistribution, UnmanagedMetadata};
 pub use status::{CanaryCondition, CanaryStatus, CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
