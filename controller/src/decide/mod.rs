@@ -11,11 +11,13 @@ pub mod conditions;
 mod flow;
 mod manual;
 mod time;
+mod windows;
 
 #[cfg(test)]
 mod tests;
 
 pub use time::{parse_interval, progress_since};
+pub use windows::{InvalidWindow, WindowState, state as window_state};
 
 use crate::checks::{Notice, Stage};
 use fledge_crds::canary::{CanarySpec, CanaryStatus, CheckResult};
