@@ -13,6 +13,8 @@ pub const PROMOTED: &str = "Promoted";
 pub const SUSPENDED: &str = "Suspended";
 /// The last manual annotation acted on or refused, and what came of it.
 pub const MANUAL_ACTION: &str = "ManualAction";
+/// Whether `analysis.windows` let the rollout advance now, and when that changes.
+pub const ROLLOUT_WINDOW: &str = "RolloutWindow";
 
 /// Set a condition, keeping its times unless something changed.
 pub fn set(

@@ -6,6 +6,7 @@
 use super::conditions::{self, MANUAL_ACTION, PROMOTED, SUSPENDED};
 use super::manual::{self, Refusal};
 use super::time::{deadline, elapsed, parse_interval, progress_since, remaining, stamp};
+use super::windows::state as window_state;
 use super::{Decision, Event, EventType, Input, TargetScale};
 use crate::checks::{Notice, NoticeKind, Stage, all_pass, describe, describe_failures, first_failure};
 use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
@@ -381,7 +382,9 @@ impl<'i, 'a> Run<'i, 'a> {
             self.requeue(left);
             return;
         }
-        let starting = self.d.canary_weight == 0 && self.d.status.iterations.unwrap_or(0) == 0;
+        // Held by a rollout window at weight 0, the run has not started: its pre-rollout hooks
+        // run once, when the window opens, not every interval of the wait.
+        let starting = self.d.canary_weight == 0 && self.d.status.iterations.unwrap_or(0) == 0 && self.window_open();
         if starting {
             let Some(pre) = self.results(Stage::PreRollout) else { return };
             self.record(pre);
@@ -467,6 +470,9 @@ impl<'i, 'a> Run<'i, 'a> {
 
     /// Every check passed this interval: the next weight or iteration, or promotion.
     fn advance(&mut self) {
+        if self.window_holds() {
+            return;
+        }
         let analysis = &self.i.spec.analysis;
         let id = self.id();
         let iterations = analysis.iterations();
@@ -510,6 +516,52 @@ impl<'i, 'a> Run<'i, 'a> {
             }
             self.set_phase(Phase::WaitingPromotion);
         }
+    }
+
+    /// Whether the rollout windows let the rollout advance now (no windows: always).
+    fn window_open(&self) -> bool {
+        let windows = self.i.spec.analysis.windows.as_deref().unwrap_or_default();
+        windows.is_empty() || window_state(windows, self.i.now).is_ok_and(|s| s.open)
+    }
+
+    /// Outside the rollout windows the weight holds (the checks go on every interval), with
+    /// the `RolloutWindow` condition saying when it may go on. Abort, rollback and promotion by
+    /// annotation never come here.
+    fn window_holds(&mut self) -> bool {
+        let windows = self.i.spec.analysis.windows.as_deref().unwrap_or_default();
+        if windows.is_empty() {
+            conditions::clear(&mut self.d.status, conditions::ROLLOUT_WINDOW);
+            return false;
+        }
+        let now = self.i.now;
+        let (reason, why, next) = match window_state(windows, now) {
+            Ok(state) if state.open => {
+                conditions::set(
+                    &mut self.d.status,
+                    conditions::ROLLOUT_WINDOW,
+                    ConditionStatus::True,
+                    "Open",
+                    &state.reason,
+                    now,
+                );
+                return false;
+            }
+            Ok(state) => ("OutsideWindow", state.reason, state.next_change),
+            Err(e) => ("InvalidWindow", e.to_string(), None),
+        };
+        let was_held = conditions::get(&self.d.status, conditions::ROLLOUT_WINDOW)
+            .is_some_and(|c| c.status == ConditionStatus::False);
+        conditions::set(&mut self.d.status, conditions::ROLLOUT_WINDOW, ConditionStatus::False, reason, &why, now);
+        let id = self.id();
+        if !was_held {
+            self.event(EventType::Normal, "Held", format!("Advancement of {id} held: {why}"));
+        }
+        self.message = Some(format!("Advancement of {id} held: {why}"));
+        self.stepped();
+        if let Some(next) = next {
+            self.requeue(Duration::from_secs_f64(next.duration_since(now).as_secs_f64().max(0.0)));
+        }
+        true
     }
 
     fn start_promotion(&mut self) {
