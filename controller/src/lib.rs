@@ -19,4 +19,5 @@ pub mod revision;
 pub mod run;
 pub mod server;
 pub mod telemetry;
+pub mod webhook_checks;
 pub mod workload;

@@ -9,9 +9,11 @@ use crate::metric_checks::MetricChecks;
 use crate::reconcile::{self, Context};
 use crate::server::{self, Health};
 use crate::telemetry::Metrics;
+use crate::webhook_checks::WebhookChecks;
 use anyhow::Context as _;
 use fledge_crds::canary::Canary;
 use fledge_crds::istio::{DestinationRule, VirtualService};
+use fledge_webhooks::Hooks;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -69,6 +71,7 @@ pub async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<Client> {
 /// Run until `shutdown` resolves.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let client = client(settings.kubeconfig.as_ref()).await?;
+    let hooks = Hooks::new().context("building the webhook client")?;
     let metrics = Arc::new(Metrics::new());
     let health = Health::new();
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -126,7 +129,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         // so this replica stops acting before another can start (the leader steps down before
         // its Lease expires). A write already sent fails on the Canary's resourceVersion.
         tokio::select! {
-            () = controller(client.clone(), &settings, metrics.clone(), until) => {}
+            () = controller(client.clone(), hooks.clone(), &settings, metrics.clone(), until) => {}
             () = lost => tracing::warn!("lost the leadership; stopped the controller"),
         }
         if *stop_rx.borrow() {
@@ -166,6 +169,7 @@ fn canaries_of(
 
 async fn controller(
     client: Client,
+    hooks: Hooks,
     settings: &Settings,
     metrics: Arc<Metrics>,
     until: impl Future<Output = ()> + Send + Sync + 'static,
@@ -205,6 +209,8 @@ async fn controller(
     let ctx = Arc::new(Context {
         events: Publisher::new(client.clone(), settings.identity.clone()),
         checks: Arc::new(AllChecks(vec![
+            // Rollout hooks run before the metrics, as in Flagger (a load test starts first).
+            Arc::new(WebhookChecks::new(client.clone(), hooks)),
             Arc::new(MetricChecks::new(client.clone(), settings.metrics_server.clone())),
             Arc::new(AccessLogChecks::new(client.clone(), LOG_READ_TIMEOUT)),
         ])),

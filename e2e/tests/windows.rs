@@ -1,0 +1,96 @@
+//! Rollout windows in a rollout: a release started outside its allow window holds at weight 0
+//! with the `RolloutWindow` condition saying when the window opens, and advances once it does.
+
+mod common;
+
+use common::{client, install_crds, kubectl_ok, sandbox, wait_for};
+use fledge_crds::canary::{Canary, ConditionStatus, Phase};
+use fledge_e2e::controller::ControllerProcess;
+use kube::Api;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: test}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: podinfo, namespace: test}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: podinfo}}
+  template:
+    metadata: {labels: {app: podinfo}}
+    spec: {containers: [{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}]}
+---
+apiVersion: fledge.dev/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  progressDeadlineSeconds: 30
+  service: {port: 9898}
+  analysis:
+    interval: 2s
+    threshold: 2
+    maxWeight: 20
+    stepWeight: 10
+    windows:
+    - name: soon
+      schedule: "SCHEDULE"
+      duration: 10m
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_outside_its_window_holds_at_weight_zero_until_the_window_opens() {
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&MANIFEST.replace("SCHEDULE", &schedule_at(now_seconds() + 3600))))
+        .await;
+    let log = sb.kubeconfig().with_file_name("fledge.log");
+    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
+    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
+    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+
+    // Now that everything runs: a daily window (UTC, with seconds) that opens 30 s from now.
+    let opens = now_seconds() + 30;
+    let patch = format!(
+        r#"{{"spec":{{"analysis":{{"windows":[{{"name":"soon","schedule":"{}","duration":"10m"}}]}}}}}}"#,
+        schedule_at(opens)
+    );
+    kubectl_ok(&sb, &["-n", "test", "patch", "canary", "podinfo", "--type", "merge", "-p", &patch], None).await;
+    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
+    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
+    let held = wait_for(&canaries, "the RolloutWindow condition", |s| {
+        s.conditions.iter().flatten().any(|c| c.r#type == "RolloutWindow" && c.status == ConditionStatus::False)
+    })
+    .await;
+    assert!(
+        SystemTime::now() < UNIX_EPOCH + Duration::from_secs(opens),
+        "the test needs the window still closed here; the machine is too slow"
+    );
+    assert_eq!((held.phase, held.canary_weight), (Phase::Progressing, Some(0)), "{held:?}");
+    let condition = held.conditions.iter().flatten().find(|c| c.r#type == "RolloutWindow").unwrap();
+    assert_eq!(condition.reason, "OutsideWindow");
+    let message = condition.message.clone().unwrap_or_default();
+    assert!(message.starts_with("outside the allow window soon; it opens at "), "{message}");
+
+    // The window opens: the release advances and is promoted.
+    let done =
+        wait_for(&canaries, "the end of the release", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
+    assert!(SystemTime::now() >= UNIX_EPOCH + Duration::from_secs(opens), "promoted before the window opened");
+    let events =
+        kubectl_ok(&sb, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await;
+    assert!(events.contains("Advancement of podinfo.test held: outside the allow window soon"), "{events}");
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A daily six-field cron schedule (seconds first) firing at the Unix time `at`, in UTC.
+fn schedule_at(at: u64) -> String {
+    format!("{} {} {} * * *", at % 60, at / 60 % 60, at / 3600 % 24)
+}
