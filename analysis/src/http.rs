@@ -48,28 +48,3 @@ pub(crate) fn authorize(
 pub(crate) fn no_answer(error: &reqwest::Error, timeout: Duration) -> String {
     if error.is_timeout() { format!("no answer within {timeout:?}") } else { error.to_string() }
 }
-
-/// An address for messages: credentials written into it (`http://user:secret@host`) are
-/// replaced by `***`, as messages end up in the status, events and logs.
-pub(crate) fn redacted(address: &str) -> String {
-    match url::Url::parse(address) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            let _ = url.set_username("***");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        _ => address.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_in_an_address_are_not_repeated() {
-        assert_eq!(redacted("http://fledge:s3cret@loki:3100/base"), "http://***@loki:3100/base");
-        assert_eq!(redacted("http://prometheus:9090"), "http://prometheus:9090");
-        assert_eq!(redacted("not a url"), "not a url");
-    }
-}

@@ -18,6 +18,7 @@
 
 use crate::http;
 use crate::template::is_kubernetes_name;
+use fledge_crds::address::redacted;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -175,7 +176,7 @@ impl Loki {
             settings.timeout,
             settings.insecure_skip_verify,
         )
-        .map_err(|why| QueryError { query: String::new(), address: http::redacted(&settings.address), why })?;
+        .map_err(|why| QueryError { query: String::new(), address: redacted(&settings.address), why })?;
         Ok(Self { http, settings, endpoint })
     }
 
@@ -188,8 +189,7 @@ impl Loki {
         until: SystemTime,
         sink: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Report, QueryError> {
-        let fail =
-            |why: String| QueryError { query: query.to_owned(), address: http::redacted(&self.settings.address), why };
+        let fail = |why: String| QueryError { query: query.to_owned(), address: redacted(&self.settings.address), why };
         // Loki's range is [start, end); ours is (since, until].
         let mut cursor =
             Cursor::new(nanos(since).saturating_add(1), nanos(until).saturating_add(1), self.settings.page_limit);

@@ -4,6 +4,7 @@
 
 use crate::http;
 use crate::promql::{self, Answer};
+use fledge_crds::address::redacted;
 use std::time::Duration;
 
 /// Credentials from a MetricTemplate's Secret (`token`, or `username` and `password`).
@@ -83,14 +84,13 @@ impl Prometheus {
     pub fn new(settings: Settings) -> Result<Self, QueryError> {
         let (http, endpoint) =
             http::client(&settings.address, "/api/v1/query", settings.timeout, settings.insecure_skip_verify)
-                .map_err(|why| QueryError { query: String::new(), address: http::redacted(&settings.address), why })?;
+                .map_err(|why| QueryError { query: String::new(), address: redacted(&settings.address), why })?;
         Ok(Self { http, settings, endpoint })
     }
 
     /// Run an instant query.
     pub async fn query(&self, query: &str) -> Result<Answer, QueryError> {
-        let fail =
-            |why: String| QueryError { query: query.to_owned(), address: http::redacted(&self.settings.address), why };
+        let fail = |why: String| QueryError { query: query.to_owned(), address: redacted(&self.settings.address), why };
         let request = self.http.post(self.endpoint.clone()).form(&[("query", query)]);
         let request = http::authorize(request, &self.settings.headers, self.settings.auth.as_ref());
         let response = request.send().await.map_err(|e| fail(http::no_answer(&e, self.settings.timeout)))?;

@@ -5,12 +5,12 @@
 //! the stage. Does I/O (the hooks, their signing Secret).
 
 use crate::checks::{CheckContext, Checks, Stage};
+use crate::credentials;
 use fledge_crds::canary::{CanaryWebhook, CheckKind, CheckResult, Verdict, WebhookType};
 use fledge_webhooks::{Hooks, Payload};
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 
 /// The key of a webhook's Secret that signs its calls.
 pub const SIGNING_KEY: &str = "key";
@@ -76,15 +76,7 @@ impl WebhookChecks {
     async fn signing_key(&self, hook: &CanaryWebhook, ctx: &CheckContext<'_>) -> Result<Option<Vec<u8>>, String> {
         let Some(secret) = &hook.secret_ref else { return Ok(None) };
         let namespace = ctx.canary.namespace().unwrap_or_default();
-        let name = &secret.name;
-        let found = Api::<Secret>::namespaced(self.client.clone(), &namespace)
-            .get_opt(name)
-            .await
-            .map_err(|e| format!("reading Secret {namespace}/{name}: {e}"))?
-            .ok_or_else(|| format!("Secret {namespace}/{name} does not exist"))?;
-        let key = found.data.unwrap_or_default().remove(SIGNING_KEY);
-        let key = key.ok_or_else(|| format!("Secret {namespace}/{name} has no key {SIGNING_KEY:?}"))?;
-        Ok(Some(key.0))
+        credentials::value(&self.client, &namespace, &secret.name, SIGNING_KEY).await.map(Some)
     }
 }
 

@@ -2,6 +2,7 @@
 //! `AlertProvider`), the Istio objects Fledge reads and writes, the CRDs generated from them,
 //! and the pure validation of a spec. No I/O.
 
+pub mod address;
 pub mod alert_provider;
 pub mod canary;
 pub mod generate;

@@ -5,26 +5,13 @@
 
 mod common;
 
-use common::{access_log_check, client, install_crds, kubectl_ok, load_generator, sandbox, wait_for};
+use common::{access_log_check, client, events, install_crds, kubectl_ok, load_generator, podinfo, sandbox, wait_for};
 use fledge_crds::canary::{Canary, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
 
+/// What follows `podinfo(2)`.
 const MANIFEST: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: test}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: podinfo, namespace: test}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: podinfo}}
-  template:
-    metadata: {labels: {app: podinfo}}
-    spec: {containers: [{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}]}
----
 apiVersion: fledge.dev/v1beta1
 kind: Canary
 metadata: {name: podinfo, namespace: test}
@@ -46,7 +33,7 @@ spec:
 fn manifest() -> String {
     let users = load_generator("users", "http://podinfo.test:9898/", 150);
     let loadtester = load_generator("loadtester", "http://podinfo-canary.test:9898/", 100);
-    format!("{MANIFEST}---{users}---{loadtester}")
+    format!("{}---{MANIFEST}---{users}---{loadtester}", podinfo(2))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,8 +79,7 @@ async fn a_release_answering_errors_in_its_access_logs_is_rolled_back() {
     assert!(message.contains("above limit 1%"), "{message}");
 
     // The event says the same, with the numbers.
-    let events =
-        kubectl_ok(&sb, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await;
+    let events = events(&sb).await;
     assert!(events.contains(&format!("Halt advancement podinfo.test: access log access-log: {message}")), "{events}");
     assert!(events.contains("failed checks threshold reached 2"), "{events}");
     let primary = kubectl_ok(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{access_log_check, client, install_crds, kubectl_ok, load_generator, sandbox, wait_for};
+use common::{access_log_check, client, events, install_crds, kubectl_ok, load_generator, sandbox, wait_for};
 use fledge_crds::canary::{Canary, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
 use fledge_e2e::loki::{Loki, Options as LokiOptions};
@@ -119,8 +119,7 @@ async fn a_release_slow_in_its_loki_access_logs_is_rolled_back() {
     assert!(p99 > 200.0, "{message}");
 
     // The event says the same, with the numbers.
-    let events =
-        kubectl_ok(&sb, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await;
+    let events = events(&sb).await;
     let halted = format!("Halt advancement podinfo.test: access log access-log: {message}");
     let quoted = events.lines().any(|line| line.starts_with("Halted ") && line.trim_end().ends_with(&halted));
     assert!(quoted, "no Halted event saying {halted:?} in\n{events}");

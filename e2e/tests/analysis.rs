@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{client, eventually, image_of, install_crds, kubectl_ok, load_generator, sandbox};
+use common::{client, events, eventually, image_of, install_crds, kubectl_ok, load_generator, sandbox};
 use fledge_analysis::threshold::shown;
 use fledge_crds::canary::{Canary, CheckKind, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
@@ -127,8 +127,7 @@ async fn a_release_answering_errors_fails_its_checks_and_is_rolled_back() {
     assert!((errors.value.unwrap() - (100.0 - rate)).abs() < 3.0, "{errors:?} against success rate {rate}");
 
     // The last Halted event quotes the measured values and the limits of both failed checks.
-    let events =
-        kubectl_ok(&sb, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await;
+    let events = events(&sb).await;
     let quoted = format!(
         "Halt advancement podinfo.test: metric request-success-rate: request-success-rate {} is below the minimum 99; \
          metric error-percentage: error-percentage {} is above the maximum 1",

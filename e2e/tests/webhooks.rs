@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
-use common::{client, install_crds, kubectl_ok, sandbox, wait_for};
+use common::{client, events, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
 use fledge_crds::canary::{Canary, Phase};
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
@@ -17,21 +17,8 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// What follows `podinfo(1)`.
 const MANIFEST: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: test}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: podinfo, namespace: test}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: podinfo}}
-  template:
-    metadata: {labels: {app: podinfo}}
-    spec: {containers: [{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}]}
----
 apiVersion: v1
 kind: Secret
 metadata: {name: hook-key, namespace: test}
@@ -89,7 +76,8 @@ async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_prom
 
     let sb = sandbox().await;
     install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&MANIFEST.replace("RECEIVER", &url))).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), MANIFEST.replace("RECEIVER", &url))))
+        .await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
     let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
     let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
@@ -127,8 +115,7 @@ async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_prom
     receiver.gate_open.store(true, Ordering::SeqCst);
     let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
-    let events =
-        kubectl_ok(&sb, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await;
+    let events = events(&sb).await;
     assert!(events.contains("WaitingPromotion"), "{events}");
     assert!(events.contains("webhook approval"), "{events}");
 }

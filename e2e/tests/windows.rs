@@ -3,27 +3,14 @@
 
 mod common;
 
-use common::{client, install_crds, kubectl_ok, sandbox, wait_for};
+use common::{client, events, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
 use fledge_crds::canary::{Canary, ConditionStatus, Phase};
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// What follows `podinfo(1)`.
 const MANIFEST: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: test}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: podinfo, namespace: test}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: podinfo}}
-  template:
-    metadata: {labels: {app: podinfo}}
-    spec: {containers: [{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}]}
----
 apiVersion: fledge.dev/v1beta1
 kind: Canary
 metadata: {name: podinfo, namespace: test}
@@ -46,8 +33,12 @@ spec:
 async fn a_release_outside_its_window_holds_at_weight_zero_until_the_window_opens() {
     let sb = sandbox().await;
     install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&MANIFEST.replace("SCHEDULE", &schedule_at(now_seconds() + 3600))))
-        .await;
+    kubectl_ok(
+        &sb,
+        &["apply", "-f", "-"],
+        Some(&format!("{}---{}", podinfo(1), MANIFEST.replace("SCHEDULE", &schedule_at(now_seconds() + 3600)))),
+    )
+    .await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
     let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
     let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
@@ -81,8 +72,7 @@ async fn a_release_outside_its_window_holds_at_weight_zero_until_the_window_open
         wait_for(&canaries, "the end of the release", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
     assert!(SystemTime::now() >= UNIX_EPOCH + Duration::from_secs(opens), "promoted before the window opened");
-    let events =
-        kubectl_ok(&sb, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await;
+    let events = events(&sb).await;
     assert!(events.contains("Advancement of podinfo.test held: outside the allow window soon"), "{events}");
 }
 

@@ -2,6 +2,7 @@
 //! exponential backoff, and an outcome a person can read. Does I/O (HTTP).
 
 use crate::payload::Payload;
+use fledge_crds::address::redacted;
 use fledge_crds::canary::CanaryWebhook;
 use fledge_crds::schedule::parse_go_duration;
 use hmac::{Hmac, Mac};
@@ -288,41 +289,9 @@ pub fn signature(key: &[u8], body: &[u8]) -> String {
     text
 }
 
-/// A URL for messages: credentials written into it (`https://user:secret@host`) are replaced by
-/// `***`, as messages end up in the status, events and logs.
-pub fn redacted(address: &str) -> String {
-    match reqwest::Url::parse(address) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            let _ = url.set_username("***");
-            let _ = url.set_password(None);
-            url.to_string()
-        }
-        Ok(_) => address.to_owned(),
-        // Unparsable: cut at the last `@` before the path, which is where userinfo would end.
-        Err(_) => match address.split_once("://") {
-            Some((scheme, rest)) => {
-                let authority_end = rest.find('/').unwrap_or(rest.len());
-                match rest[..authority_end].rfind('@') {
-                    Some(at) => format!("{scheme}://***{}", &rest[at..]),
-                    None => address.to_owned(),
-                }
-            }
-            None => address.to_owned(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_in_a_url_are_not_repeated() {
-        assert_eq!(redacted("http://fledge:s3cret@hooks:8080/gate"), "http://***@hooks:8080/gate");
-        assert_eq!(redacted("http://hooks:8080/gate"), "http://hooks:8080/gate");
-        assert_eq!(redacted("http://a:s3cret@bad host/x"), "http://***@bad host/x");
-        assert_eq!(redacted("not a url"), "not a url");
-    }
 
     #[test]
     fn backoff_doubles_up_to_its_cap() {

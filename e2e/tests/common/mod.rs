@@ -145,3 +145,30 @@ pub fn access_log_check(status: &fledge_crds::canary::CanaryStatus) -> fledge_cr
     let kind = fledge_crds::canary::CheckKind::AccessLog;
     checks.into_iter().find(|c| c.kind == kind).expect("an access-log check in the status")
 }
+
+/// Namespace `test` and Deployment `podinfo` (podinfo:6.0.0, `replicas` pods), as YAML for the
+/// start of a test's manifest.
+pub fn podinfo(replicas: u32) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{name: test}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: podinfo, namespace: test}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: podinfo}}}}
+  template:
+    metadata: {{labels: {{app: podinfo}}}}
+    spec: {{containers: [{{name: podinfod, image: ghcr.io/stefanprodan/podinfo:6.0.0}}]}}
+"#
+    )
+}
+
+/// The events of namespace `test` as `kubectl get events` prints reason and message.
+pub async fn events(sandbox: &Sandbox) -> String {
+    kubectl_ok(sandbox, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await
+}
