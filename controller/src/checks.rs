@@ -21,6 +21,11 @@ pub enum Stage {
     ConfirmTrafficIncrease,
     /// Before promotion (confirm-promotion gates). Not passing: phase WaitingPromotion.
     ConfirmPromotion,
+    /// Each interval while a revision is progressing or waiting (rollback hooks). Passing (a
+    /// 2xx answer) rolls back; anything else lets the rollout go on.
+    Rollback,
+    /// Once a run has ended, Succeeded or Failed (post-rollout hooks). Only logged.
+    PostRollout,
 }
 
 impl Stage {
@@ -32,6 +37,8 @@ impl Stage {
             Self::Analysis => "analysis",
             Self::ConfirmTrafficIncrease => "confirm-traffic-increase",
             Self::ConfirmPromotion => "confirm-promotion",
+            Self::Rollback => "rollback",
+            Self::PostRollout => "post-rollout",
         }
     }
 }
@@ -132,6 +139,30 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// A sentence for people.
     pub message: String,
+    /// Facts shown beside the message (revision, image, failed checks, duration), in order.
+    pub facts: Vec<(String, String)>,
+}
+
+/// How serious a notice is (Flagger's alert severities).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Something went as planned.
+    Info,
+    /// Someone may need to act.
+    Warn,
+    /// A rollout failed.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `warn` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
 }
 
 /// The kinds of notice, with the severity Flagger's alert filtering uses.
@@ -152,12 +183,24 @@ pub enum NoticeKind {
 }
 
 impl NoticeKind {
-    /// Flagger's alert severity of this kind of notice: `info`, `warn` or `error`.
-    pub fn severity(self) -> &'static str {
+    /// Flagger's alert severity of this kind of notice.
+    pub fn severity(self) -> Severity {
         match self {
-            Self::Started | Self::Promoted | Self::Manual => "info",
-            Self::Waiting | Self::Warning => "warn",
-            Self::Failed => "error",
+            Self::Started | Self::Promoted | Self::Manual => Severity::Info,
+            Self::Waiting | Self::Warning => Severity::Warn,
+            Self::Failed => Severity::Error,
+        }
+    }
+
+    /// A headline about the canary `id` (`podinfo.test`).
+    pub fn title(self, id: &str) -> String {
+        match self {
+            Self::Started => format!("{id}: new revision"),
+            Self::Waiting => format!("{id} is waiting for approval"),
+            Self::Promoted => format!("{id} promoted"),
+            Self::Failed => format!("{id} rolled back"),
+            Self::Manual => format!("{id}: manual action"),
+            Self::Warning => format!("{id} needs attention"),
         }
     }
 }
@@ -177,7 +220,7 @@ impl Notifier for LogNotifier {
         Box::pin(async move {
             let name = canary.metadata.name.as_deref().unwrap_or_default();
             let namespace = canary.metadata.namespace.as_deref().unwrap_or_default();
-            tracing::info!(canary = name, namespace, severity = notice.kind.severity(), message = %notice.message, "notice");
+            tracing::info!(canary = name, namespace, severity = notice.kind.severity().as_str(), message = %notice.message, "notice");
         })
     }
 }

@@ -4,6 +4,7 @@
 //! "Advance podinfo.test canary weight 10" for every step. Does I/O.
 
 use crate::decide::EventType;
+use crate::event_hooks::EventHooks;
 use fledge_crds::canary::Canary;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event;
@@ -15,11 +16,12 @@ use kube::{Api, Client, Resource, ResourceExt};
 /// The reporting controller named on every event.
 pub const REPORTER: &str = "fledge.dev/controller";
 
-/// Publishes events for one controller instance.
+/// Publishes events for one controller instance, and hands each to the event webhooks.
 #[derive(Clone)]
 pub struct Publisher {
     client: Client,
     instance: String,
+    hooks: Option<EventHooks>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -31,10 +33,18 @@ impl std::fmt::Debug for Publisher {
 impl Publisher {
     /// A publisher writing as `instance` (the replica's identity).
     pub fn new(client: Client, instance: impl Into<String>) -> Self {
-        Self { client, instance: instance.into() }
+        Self { client, instance: instance.into(), hooks: None }
     }
 
-    /// Publish one event; a failure is logged, never fatal (events are best effort).
+    /// Also send every event to the `event` webhooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: EventHooks) -> Self {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// Publish one event, and queue it for the event webhooks with the phase and checksum of
+    /// `canary`'s status; a failure is logged, never fatal (events are best effort).
     pub async fn publish(&self, canary: &Canary, type_: EventType, reason: &str, message: &str) {
         match type_ {
             EventType::Normal => tracing::info!(reason, message, "event"),
@@ -46,6 +56,9 @@ impl Publisher {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         if let Err(e) = api.create(&PostParams::default(), &event).await {
             tracing::warn!(error = %e, reason, "publishing an event failed");
+        }
+        if let Some(hooks) = &self.hooks {
+            hooks.send(canary, type_, message);
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod credentials;
 pub mod decide;
 pub mod error;
+pub mod event_hooks;
 pub mod events;
 pub mod leader;
 pub mod metric_checks;

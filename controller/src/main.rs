@@ -46,6 +46,10 @@ struct ControllerArgs {
     /// Default Prometheus address for the built-in metrics (as Flagger's -metrics-server).
     #[arg(long, env = "FLEDGE_METRICS_SERVER", default_value = "http://prometheus.istio-system:9090")]
     metrics_server: String,
+    /// A URL that receives every event of every Canary as a JSON POST (as Flagger's
+    /// -event-webhook), besides each Canary's own `event` webhooks.
+    #[arg(long, env = "FLEDGE_EVENT_WEBHOOK")]
+    event_webhook: Option<String>,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "FLEDGE_LISTEN", default_value = "0.0.0.0:8080")]
     listen: std::net::SocketAddr,
@@ -133,6 +137,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         kubeconfig: args.kubeconfig,
         namespace: args.namespace,
         metrics_server: args.metrics_server,
+        event_webhook: args.event_webhook,
         listen: args.listen,
         leader_election: args.leader_election,
         lease_namespace: args

@@ -96,6 +96,11 @@ pub async fn observe(client: &Client, canary: &Canary) -> Result<World, Error> {
     let analysis = &canary.spec.analysis;
     let observed = Observed {
         revision: revision::revision(&template, &hashes),
+        images: template
+            .spec
+            .as_ref()
+            .map(|pod| pod.containers.iter().filter_map(|c| c.image.clone()).collect())
+            .unwrap_or_default(),
         tracked_configs: hashes,
         canary: workload::state(&target, analysis.canary_ready_threshold),
         primary: primary.as_ref().map(|p| workload::state(p, analysis.primary_ready_threshold)),

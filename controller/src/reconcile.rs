@@ -2,7 +2,7 @@
 //! needs them), act, report. Does I/O.
 
 use crate::act;
-use crate::checks::{CheckContext, Checks, Notifier};
+use crate::checks::{CheckContext, Checks, Notifier, Stage};
 use crate::decide::{self, Decision, EventType, Input, Manual, conditions};
 use crate::error::Error;
 use crate::events::Publisher;
@@ -174,18 +174,40 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
         act::ensure_routing(client, canary, world, d.canary_weight, d.route_apex).await?;
         act::scale_target(client, world, d.target).await?;
     }
+    // Events, notices and post-rollout hooks describe the Canary as decided: the phase it is
+    // now in and the revision it now runs.
+    let decided = (!d.events.is_empty() || !d.notices.is_empty() || d.post_rollout)
+        .then(|| Canary { status: Some(d.status.clone()), ..canary.clone() });
+    let decided = decided.as_ref().unwrap_or(canary);
     for event in &d.events {
-        publish(ctx, canary, event.type_, event.reason, &event.message).await;
+        publish(ctx, decided, event.type_, event.reason, &event.message).await;
     }
     for notice in &d.notices {
-        ctx.notifier.notify(canary, notice).await;
+        ctx.notifier.notify(decided, notice).await;
     }
     // The status first: an annotation removed before a failed status write would be an
     // abort or promote acted on and then forgotten.
     act::write_status(client, canary, &d.status).await?;
     act::remove_annotations(client, canary, &d.remove_annotations).await?;
     report(canary, ctx, d);
+    if d.post_rollout {
+        post_rollout(decided, ctx).await;
+    }
     Ok(())
+}
+
+/// The post-rollout hooks of a run that ended (the status already says how): called once,
+/// their failures published as Warning events and otherwise ignored, as in Flagger.
+async fn post_rollout(canary: &Canary, ctx: &Context) {
+    let now = Timestamp::now();
+    let check_ctx = CheckContext { canary, now, since: None };
+    let results = ctx.checks.run(Stage::PostRollout, &check_ctx).await;
+    for result in results.iter().filter(|r| r.verdict != fledge_crds::canary::Verdict::Pass) {
+        let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());
+        let why = result.message.as_deref().unwrap_or_default();
+        let message = format!("Post-rollout hook {:?} of {id} failed: {why}", result.name);
+        publish(ctx, canary, EventType::Warning, "PostRolloutFailed", &message).await;
+    }
 }
 
 /// A spec Fledge cannot act on: the `SpecValid` condition and a Warning event (once per

@@ -3,6 +3,7 @@
 
 use crate::access_log_checks::AccessLogChecks;
 use crate::checks::{AllChecks, LogNotifier};
+use crate::event_hooks::EventHooks;
 use crate::events::Publisher;
 use crate::leader::{self, LeaseConfig};
 use crate::metric_checks::MetricChecks;
@@ -40,6 +41,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// The default Prometheus address of the built-in metrics.
     pub metrics_server: String,
+    /// Receives every event of every Canary (`--event-webhook`).
+    pub event_webhook: Option<String>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub listen: SocketAddr,
     /// Whether to take part in leader election (off for a single local process).
@@ -207,7 +210,11 @@ async fn controller(
         .graceful_shutdown_on(until);
 
     let ctx = Arc::new(Context {
-        events: Publisher::new(client.clone(), settings.identity.clone()),
+        events: Publisher::new(client.clone(), settings.identity.clone()).with_hooks(EventHooks::spawn(
+            client.clone(),
+            hooks.clone(),
+            settings.event_webhook.clone(),
+        )),
         checks: Arc::new(AllChecks(vec![
             // Rollout hooks run before the metrics, as in Flagger (a load test starts first).
             Arc::new(WebhookChecks::new(client.clone(), hooks)),

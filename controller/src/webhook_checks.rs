@@ -36,6 +36,8 @@ fn type_of(stage: Stage) -> WebhookType {
         Stage::Analysis => WebhookType::Rollout,
         Stage::ConfirmTrafficIncrease => WebhookType::ConfirmTrafficIncrease,
         Stage::ConfirmPromotion => WebhookType::ConfirmPromotion,
+        Stage::Rollback => WebhookType::Rollback,
+        Stage::PostRollout => WebhookType::PostRollout,
     }
 }
 

@@ -5,17 +5,12 @@
 
 mod common;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::routing::post;
+use common::receiver::Receiver;
 use common::{client, events, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
 use fledge_crds::canary::{Canary, Phase};
+use fledge_crds::istio::VirtualService;
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
-use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// What follows `podinfo(1)`.
 const MANIFEST: &str = r#"
@@ -49,30 +44,11 @@ spec:
       url: RECEIVER/gate
 "#;
 
-/// What the receiver saw and how it answers.
-#[derive(Default)]
-struct Receiver {
-    /// Path, headers, body as sent and as JSON.
-    calls: Mutex<Vec<(String, HeaderMap, String, Value)>>,
-    gate_open: AtomicBool,
-}
-
-async fn record(State(r): State<Arc<Receiver>>, uri: Uri, headers: HeaderMap, body: String) -> StatusCode {
-    let json = serde_json::from_str(&body).unwrap_or(Value::Null);
-    r.calls.lock().unwrap().push((uri.path().to_owned(), headers, body, json));
-    match uri.path() {
-        "/gate" if !r.gate_open.load(Ordering::SeqCst) => StatusCode::FORBIDDEN,
-        _ => StatusCode::OK,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_promotion() {
-    let receiver = Arc::new(Receiver::default());
-    let app = Router::new().fallback(post(record)).with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = Receiver::start().await;
+    receiver.answer("/gate", 403);
+    let url = receiver.url.clone();
 
     let sb = sandbox().await;
     install_crds(&sb).await;
@@ -89,10 +65,10 @@ async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_prom
     assert_eq!(held.canary_weight, Some(20), "the gate holds at the last weight");
 
     {
-        let calls = receiver.calls.lock().unwrap();
-        let pre: Vec<_> = calls.iter().filter(|c| c.0 == "/pre").collect();
+        let calls = receiver.calls();
+        let pre = receiver.calls_to("/pre");
         assert_eq!(pre.len(), 1, "pre-rollout is called once: {calls:?}");
-        let (_, _, _, body) = pre[0];
+        let body = &pre[0].body;
         assert_eq!(body["name"], "podinfo");
         assert_eq!(body["namespace"], "test");
         assert_eq!(body["phase"], "Progressing");
@@ -102,22 +78,175 @@ async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_prom
         );
         assert!(body["checksum"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
 
-        let rollout: Vec<_> = calls.iter().filter(|c| c.0 == "/rollout").collect();
+        let rollout = receiver.calls_to("/rollout");
         assert!(rollout.len() >= 2, "the rollout hook runs every interval: {calls:?}");
-        for (_, headers, raw, _) in &rollout {
-            let signature = headers.get("x-fledge-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        for call in &rollout {
+            let signature = call.headers.get("x-fledge-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let raw = &call.raw;
             assert_eq!(signature, format!("sha256={}", hmac_sha256_hex(b"sign-me", raw.as_bytes())), "{raw}");
         }
-        assert!(calls.iter().all(|c| c.0 != "/pre" || c.1.get("x-fledge-signature").is_none()));
+        assert!(pre.iter().all(|c| c.headers.get("x-fledge-signature").is_none()));
     }
 
     // Opening the gate promotes.
-    receiver.gate_open.store(true, Ordering::SeqCst);
+    receiver.answer("/gate", 200);
     let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
     let events = events(&sb).await;
     assert!(events.contains("WaitingPromotion"), "{events}");
     assert!(events.contains("webhook approval"), "{events}");
+}
+
+/// A Canary whose every webhook type calls the receiver at `/<type>`.
+const EVERY_TYPE: &str = r#"
+apiVersion: fledge.dev/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  progressDeadlineSeconds: 30
+  service: {port: 9898}
+  analysis:
+    interval: 2s
+    threshold: 2
+    maxWeight: 20
+    stepWeight: 10
+    webhooks:
+    - {name: approve-rollout, type: confirm-rollout, url: RECEIVER/confirm-rollout}
+    - {name: acceptance, type: pre-rollout, url: RECEIVER/pre-rollout}
+    - {name: load-test, type: rollout, url: RECEIVER/rollout}
+    - {name: approve-traffic, type: confirm-traffic-increase, url: RECEIVER/confirm-traffic-increase}
+    - {name: approve-promotion, type: confirm-promotion, url: RECEIVER/confirm-promotion}
+    - {name: notify-done, type: post-rollout, url: RECEIVER/post-rollout}
+    - {name: stop, type: rollback, url: RECEIVER/rollback}
+    - {name: audit, type: event, url: RECEIVER/event, metadata: {team: checkout}}
+"#;
+
+/// The `eventMessage`s a receiver got, in order.
+fn event_messages(calls: &[common::receiver::Call]) -> Vec<String> {
+    calls.iter().filter_map(|c| c.body["metadata"]["eventMessage"].as_str().map(str::to_owned)).collect()
+}
+
+fn position(messages: &[String], text: &str) -> usize {
+    messages.iter().position(|m| m.contains(text)).unwrap_or_else(|| panic!("no event {text:?} in {messages:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hook_type_is_called_at_its_moment_and_every_event_is_sent() {
+    let receiver = Receiver::start().await;
+    // A rollback hook answers 2xx only to ask for a rollback.
+    receiver.answer("/rollback", 404);
+    let url = receiver.url.clone();
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), EVERY_TYPE.replace("RECEIVER", &url))))
+        .await;
+    let log = sb.kubeconfig().with_file_name("fledge.log");
+    let global = format!("{url}/global");
+    let args = ["--leader-election=false", "--event-webhook", global.as_str()];
+    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
+    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
+    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+
+    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
+    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
+    let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
+    // The post-rollout hook and the last events are sent just after the status is written.
+    common::eventually(std::time::Duration::from_secs(20), "the post-rollout call", || async {
+        (!receiver.calls_to("/post-rollout").is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let calls = receiver.calls();
+
+    // Each type's first call, in the order of the rollout.
+    let mut firsts: Vec<&str> = Vec::new();
+    for call in calls.iter().filter(|c| !matches!(c.path.as_str(), "/event" | "/global")) {
+        if !firsts.contains(&call.path.as_str()) {
+            firsts.push(&call.path);
+        }
+    }
+    assert_eq!(
+        firsts,
+        [
+            "/confirm-rollout",
+            "/rollback",
+            "/pre-rollout",
+            "/rollout",
+            "/confirm-traffic-increase",
+            "/confirm-promotion",
+            "/post-rollout"
+        ],
+        "{calls:#?}"
+    );
+    let phase_of = |path: &str| receiver.calls_to(path).iter().map(|c| c.body["phase"].clone()).collect::<Vec<_>>();
+    assert_eq!(phase_of("/confirm-rollout"), ["Initialized"], "asked once, before the canary is scaled up");
+    assert_eq!(phase_of("/pre-rollout"), ["Progressing"], "once, when the analysis starts");
+    assert_eq!(phase_of("/post-rollout"), ["Succeeded"], "once, after the run");
+    assert_eq!(receiver.calls_to("/confirm-traffic-increase").len(), 2, "before 10% and before 20%");
+    let post = &receiver.calls_to("/post-rollout")[0].body;
+    assert_eq!(post["name"], "podinfo");
+    assert_eq!(post["namespace"], "test");
+    assert_eq!(post["checksum"], serde_json::json!(done.last_applied_spec.clone().unwrap()));
+    assert!(post.get("metadata").is_none(), "no metadata, no key (as Flagger's omitempty): {post}");
+
+    // Event hooks: every event, in order, with the event's fields and the hook's metadata.
+    let event_calls = receiver.calls_to("/event");
+    let messages = event_messages(&event_calls);
+    let new = position(&messages, "New revision detected! Scaling up podinfo.test");
+    let advanced = position(&messages, "Advance podinfo.test canary weight 10");
+    let promoted = position(&messages, "Promotion completed! Scaling down podinfo.test");
+    assert!(new < advanced && advanced < promoted, "{messages:#?}");
+    let last = &event_calls[promoted].body;
+    assert_eq!(last["phase"], "Succeeded");
+    assert_eq!(last["metadata"]["eventType"], "Normal");
+    assert_eq!(last["metadata"]["team"], "checkout");
+    let at: u128 = last["metadata"]["timestamp"].as_str().unwrap().parse().unwrap();
+    assert!(at >= started && at <= started + 120_000, "milliseconds since the epoch: {at}");
+    // The global event webhook gets every Canary's events, Initialized included.
+    let global = event_messages(&receiver.calls_to("/global"));
+    position(&global, "Initialization done! podinfo.test");
+    position(&global, "Promotion completed! Scaling down podinfo.test");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_hook_answering_200_rolls_back_and_post_rollout_hooks_hear_of_it() {
+    let receiver = Receiver::start().await;
+    receiver.answer("/rollback", 404);
+    let url = receiver.url.clone();
+    let manifest = EVERY_TYPE.replace("maxWeight: 20", "maxWeight: 50").replace("RECEIVER", &url);
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), manifest))).await;
+    let log = sb.kubeconfig().with_file_name("fledge.log");
+    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
+    let kube = client(&sb).await;
+    let canaries: Api<Canary> = Api::namespaced(kube.clone(), "test");
+    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
+    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
+    wait_for(&canaries, "canary weight 10", |s| s.canary_weight == Some(10)).await;
+
+    receiver.answer("/rollback", 200);
+    let failed = wait_for(&canaries, "phase Failed", |s| matches!(s.phase, Phase::Failed | Phase::Succeeded)).await;
+    assert_eq!(failed.phase, Phase::Failed, "{failed:?}");
+    let vs = Api::<VirtualService>::namespaced(kube, "test").get("podinfo").await.unwrap();
+    let weights: Vec<_> = vs.spec.http[0].route.iter().map(|r| r.weight).collect();
+    assert_eq!(weights, [Some(100), Some(0)], "all traffic back on the primary");
+    let events = events(&sb).await;
+    assert!(events.contains("Rolling back podinfo.test: rollback webhook \"stop\" asked for it"), "{events}");
+    common::eventually(std::time::Duration::from_secs(20), "the post-rollout call", || async {
+        let phases: Vec<_> = receiver.calls_to("/post-rollout").iter().map(|c| c.body["phase"].clone()).collect();
+        (phases == ["Failed"]).then_some(())
+    })
+    .await;
+    let messages = event_messages(&receiver.calls_to("/event"));
+    let rolled = position(&messages, "rollback webhook \"stop\" asked for it");
+    let warning = &receiver.calls_to("/event")[rolled].body;
+    assert_eq!(warning["metadata"]["eventType"], "Warning");
+    assert_eq!(warning["phase"], "Failed");
 }
 
 /// HMAC-SHA256 (RFC 2104) of `body` under `key`, in lowercase hex: what a receiver computes.

@@ -9,7 +9,7 @@ use super::time::{deadline, elapsed, parse_interval, progress_since, remaining, 
 use super::windows::state as window_state;
 use super::{Decision, Event, EventType, Input, TargetScale};
 use crate::checks::{Notice, NoticeKind, Stage, all_pass, describe, describe_failures, first_failure};
-use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
+use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Verdict, WebhookType};
 use std::time::Duration;
 
 /// How often to look while waiting on pods (readiness has no watch of its own here).
@@ -66,6 +66,7 @@ impl<'i, 'a> Run<'i, 'a> {
             target: TargetScale::Keep,
             events: Vec::new(),
             notices: Vec::new(),
+            post_rollout: false,
             remove_annotations: Vec::new(),
             requeue_after: IDLE_RESYNC,
         };
@@ -87,7 +88,44 @@ impl<'i, 'a> Run<'i, 'a> {
     }
 
     fn notice(&mut self, kind: NoticeKind, message: impl Into<String>) {
-        self.d.notices.push(Notice { kind, message: message.into() });
+        let facts = self.facts(kind);
+        self.d.notices.push(Notice { kind, message: message.into(), facts });
+    }
+
+    /// What a person wants to see beside a notice: which revision and image, how far the
+    /// rollout got, and for an ending how long it took.
+    fn facts(&self, kind: NoticeKind) -> Vec<(String, String)> {
+        let status = &self.d.status;
+        let mut facts = Vec::new();
+        let revision = match kind {
+            NoticeKind::Promoted => status.last_promoted_spec.as_deref(),
+            _ => status.last_applied_spec.as_deref(),
+        };
+        let revision = revision.filter(|r| !r.is_empty()).unwrap_or(self.i.observed.revision.as_str());
+        if !revision.is_empty() {
+            facts.push(("Revision".to_owned(), revision.to_owned()));
+        }
+        if !self.i.observed.images.is_empty() {
+            facts.push(("Image".to_owned(), self.i.observed.images.join(", ")));
+        }
+        facts.push(("Phase".to_owned(), status.phase.as_str().to_owned()));
+        if status.phase.is_active() {
+            facts.push(("Canary weight".to_owned(), format!("{}%", self.d.canary_weight)));
+        }
+        let failed = status.failed_checks.unwrap_or(0);
+        if failed > 0 {
+            facts.push(("Failed checks".to_owned(), format!("{failed} of {}", self.i.spec.analysis.threshold())));
+        }
+        if matches!(kind, NoticeKind::Promoted | NoticeKind::Failed) {
+            // The `Promoted` condition turned Unknown when the release was detected.
+            let began = conditions::get(status, PROMOTED)
+                .filter(|c| c.status == ConditionStatus::Unknown)
+                .and_then(|c| c.last_transition_time.as_ref());
+            if let Some(began) = began {
+                facts.push(("Duration".to_owned(), human_duration(elapsed(began.0, self.i.now))));
+            }
+        }
+        facts
     }
 
     fn set_phase(&mut self, phase: Phase) {
@@ -251,8 +289,8 @@ impl<'i, 'a> Run<'i, 'a> {
                 "Retry",
                 format!("Retrying the analysis of {id} as asked by {}", manual::RETRY),
             );
-            self.notice(NoticeKind::Manual, format!("Retrying the analysis of {id}, as asked by annotation."));
             self.start_run();
+            self.notice(NoticeKind::Manual, format!("Retrying the analysis of {id}, as asked by annotation."));
         } else if self.d.status.last_applied_spec.as_deref() != Some(o.revision.as_str()) {
             if self.d.status.last_promoted_spec.as_deref() == Some(o.revision.as_str()) {
                 // Back to what the primary runs: nothing to release.
@@ -281,18 +319,21 @@ impl<'i, 'a> Run<'i, 'a> {
         self.record(results);
         if all_pass(results) {
             let id = self.id();
+            // The run first, so the notice shows the revision and phase it starts.
+            self.start_run();
             self.event(EventType::Normal, "NewRevision", format!("New revision detected! Scaling up {id}"));
             self.notice(
                 NoticeKind::Started,
                 format!("New revision {} of {id} detected, starting the analysis.", self.i.observed.revision),
             );
-            self.start_run();
         } else {
             let id = self.id();
             let why = first_failure(results).map(describe).unwrap_or_default();
             if self.phase() != Phase::Waiting {
                 self.event(EventType::Normal, "Waiting", format!("Waiting for approval of {id}: {why}"));
-                self.notice(NoticeKind::Waiting, format!("Rollout of {id} is waiting for approval: {why}"));
+                if !self.muted(results) {
+                    self.notice(NoticeKind::Waiting, format!("Rollout of {id} is waiting for approval: {why}"));
+                }
             }
             self.set_phase(Phase::Waiting);
             self.d.target = TargetScale::Zero;
@@ -339,7 +380,42 @@ impl<'i, 'a> Run<'i, 'a> {
             self.requeue(left);
             return;
         }
-        self.new_revision();
+        match self.rollback_asked() {
+            None => {}
+            Some(Some(message)) => {
+                // As after an abort: this revision is not started again by itself.
+                self.d.status.last_applied_spec = Some(o.revision.clone());
+                self.rollback("RollbackWebhook", message);
+            }
+            Some(None) => self.new_revision(),
+        }
+    }
+
+    /// Whether a rollback hook asks for a rollback (a 2xx answer): `None` after asking the
+    /// reconciler to call them, `Some(None)` when none does (or there are none), and
+    /// `Some(Some(message))` naming the one that does.
+    fn rollback_asked(&mut self) -> Option<Option<String>> {
+        if !self.has_hooks(WebhookType::Rollback) {
+            return Some(None);
+        }
+        let results = self.results(Stage::Rollback)?;
+        let id = self.id();
+        Some(
+            results
+                .iter()
+                .find(|r| r.verdict == Verdict::Pass)
+                .map(|r| format!("Rolling back {id}: rollback webhook {:?} asked for it", r.name)),
+        )
+    }
+
+    fn has_hooks(&self, kind: WebhookType) -> bool {
+        self.i.spec.analysis.webhooks.iter().flatten().any(|h| h.kind() == kind)
+    }
+
+    /// Whether the gate that held (the first result that did not pass) asks for no alert.
+    fn muted(&self, results: &[CheckResult]) -> bool {
+        let Some(held) = first_failure(results) else { return false };
+        self.i.spec.analysis.webhooks.iter().flatten().any(|h| h.name == held.name && h.mute_alert == Some(true))
     }
 
     fn analysing(&mut self) {
@@ -381,6 +457,14 @@ impl<'i, 'a> Run<'i, 'a> {
         if let Some(left) = self.step_due() {
             self.requeue(left);
             return;
+        }
+        match self.rollback_asked() {
+            None => return,
+            Some(Some(message)) => {
+                self.rollback("RollbackWebhook", message);
+                return;
+            }
+            Some(None) => {}
         }
         // Held by a rollout window at weight 0, the run has not started: its pre-rollout hooks
         // run once, when the window opens, not every interval of the wait.
@@ -512,7 +596,9 @@ impl<'i, 'a> Run<'i, 'a> {
             if self.phase() != Phase::WaitingPromotion {
                 let why = first_failure(gate).map(describe).unwrap_or_default();
                 self.event(EventType::Normal, "WaitingPromotion", format!("Waiting for the promotion of {id}: {why}"));
-                self.notice(NoticeKind::Waiting, format!("Promotion of {id} is waiting for approval: {why}"));
+                if !self.muted(gate) {
+                    self.notice(NoticeKind::Waiting, format!("Promotion of {id} is waiting for approval: {why}"));
+                }
             }
             self.set_phase(Phase::WaitingPromotion);
         }
@@ -659,6 +745,7 @@ impl<'i, 'a> Run<'i, 'a> {
         self.set_phase(Phase::Succeeded);
         self.d.status.last_promoted_spec = self.d.status.last_applied_spec.clone();
         self.d.status.failed_checks = Some(0);
+        self.d.post_rollout = true;
         self.event(EventType::Normal, "Promoted", format!("Promotion completed! Scaling down {id}"));
         self.notice(
             NoticeKind::Promoted,
@@ -677,7 +764,10 @@ impl<'i, 'a> Run<'i, 'a> {
         let id = self.id();
         self.set_phase(Phase::Failed);
         self.set_weight(0);
+        // The notice says how many checks failed: taken before the counters are zeroed.
+        let mut facts = self.facts(NoticeKind::Failed);
         self.zero_counters();
+        self.d.post_rollout = true;
         // The target is scaled to zero once traffic has drained from it (see `idle`).
         self.d.target = TargetScale::Keep;
         self.requeue(self.drain());
@@ -685,7 +775,8 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.needs = None;
         self.event(EventType::Warning, "RolledBack", message.clone());
         self.event(EventType::Warning, "Failed", format!("Canary failed! Scaling down {id}"));
-        self.notice(NoticeKind::Failed, message.clone());
+        facts.retain(|(key, _)| key != "Canary weight");
+        self.d.notices.push(Notice { kind: NoticeKind::Failed, message: message.clone(), facts });
         self.reason.get_or_insert(reason);
         self.message = Some(message);
     }
@@ -788,6 +879,16 @@ pub(super) fn next_weight(spec: &fledge_crds::canary::CanarySpec, current: i32) 
         },
     };
     next.min(max).clamp(0, 100)
+}
+
+/// `1h 2m 3s`, `2m 5s`, `40s`: how long, for people.
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m {sec}s"),
+        (h, min, sec) => format!("{h}h {min}m {sec}s"),
+    }
 }
 
 fn readiness(name: &str, verdict: Verdict, message: &str, i: &Input<'_>) -> CheckResult {

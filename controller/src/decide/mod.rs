@@ -52,6 +52,8 @@ pub struct Workload {
 pub struct Observed {
     /// Revision of the target: its pod template and the tracked configs it uses.
     pub revision: String,
+    /// The images of the target's containers, for people (notifications).
+    pub images: Vec<String>,
     /// Content hashes of the tracked ConfigMaps and Secrets, `configmap/<name>` to hash.
     pub tracked_configs: BTreeMap<String, String>,
     /// The target Deployment (the canary).
@@ -140,6 +142,9 @@ pub struct Decision {
     pub events: Vec<Event>,
     /// Notices for people (the notification hook point).
     pub notices: Vec<Notice>,
+    /// The run ended (Succeeded or Failed): call the post-rollout hooks once the status is
+    /// written, with the phase it ended in.
+    pub post_rollout: bool,
     /// Annotations to remove from the Canary (acted on, or refused with an event).
     pub remove_annotations: Vec<&'static str>,
     /// When to look again at the latest, if nothing changes before.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use fledge_e2e::sandbox::{Options, Sandbox};
 use std::path::PathBuf;
 use std::process::Stdio;
