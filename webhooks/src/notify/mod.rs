@@ -1,24 +1,24 @@
 //! Notifications: telling people in chat what a rollout did. A [`Message`] is provider-neutral
 //! data the controller fills in; [`body`] writes it as the JSON one service expects (pure, one
-//! file per service); [`Notifiers`] POSTs it to a [`Destination`] (HTTP I/O, in `send`).
+//! file per service); [`Notifiers`] POSTs it to a [`Destination`] (HTTP I/O, in `send.rs`).
 //!
 //! The bodies, and why each looks the way it does:
 //!
-//! - **Slack** ([`slack`]): an incoming-webhook message with Block Kit blocks (a header, the
+//! - **Slack** (`slack.rs`): an incoming-webhook message with Block Kit blocks (a header, the
 //!   text as mrkdwn, the facts as two-column fields, a context line), and a top-level `text`
 //!   that Slack shows in notifications and where blocks cannot be drawn. The same body works
 //!   for `chat.postMessage` when a token is set.
-//! - **Microsoft Teams** ([`msteams`]): a message carrying an Adaptive Card, the format of the
+//! - **Microsoft Teams** (`msteams.rs`): a message carrying an Adaptive Card, the format of the
 //!   Workflows (Power Automate) "post to a channel when a webhook request is received"
 //!   webhooks. Office 365 connectors and their MessageCard format were retired, so the old
 //!   `@type: MessageCard` body is not sent.
-//! - **Discord** ([`discord`]): Discord's native webhook with one embed (title, description,
+//! - **Discord** (`discord.rs`): Discord's native webhook with one embed (title, description,
 //!   a colour bar, inline fields, a timestamp), within Discord's limits.
-//! - **Rocket.Chat** ([`rocket`]): its Slack-compatible incoming webhook with one attachment,
+//! - **Rocket.Chat** (`rocket.rs`): its Slack-compatible incoming webhook with one attachment,
 //!   which Rocket.Chat draws with a colour bar and short fields.
-//! - **Google Chat** ([`gchat`]): a `cardsV2` card (header, a paragraph, one decorated text
+//! - **Google Chat** (`gchat.rs`): a `cardsV2` card (header, a paragraph, one decorated text
 //!   per fact) and a plain `text` for notifications; the old `cards` (v1) format is deprecated.
-//! - **Generic** ([`generic`]): the message as plain JSON, for receivers of one's own.
+//! - **Generic** (`generic.rs`): the message as plain JSON, for receivers of one's own.
 //!
 //! Text longer than a service accepts is cut between characters and marked with `…`, so a
 //! long message is shortened rather than refused.

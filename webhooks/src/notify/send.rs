@@ -145,6 +145,10 @@ impl Notifiers {
     pub async fn send(&self, dest: &Destination, message: &Message) -> Result<(), SendError> {
         let provider = provider_name(dest.kind);
         let address = redacted_address(&dest.address);
+        if dest.address.trim().is_empty() {
+            let why = "it is empty; set the AlertProvider's address or its Secret's key address".to_owned();
+            return Err(SendError::InvalidAddress { provider, address, why });
+        }
         let url = match reqwest::Url::parse(&dest.address) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             Ok(url) => {
