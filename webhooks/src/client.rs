@@ -261,7 +261,7 @@ fn outcome(name: &str, shown: &str, timeout: Duration, attempts: u32, last: Atte
 
 /// The error and its causes, without the URL reqwest writes into it (it may hold credentials;
 /// the message names the redacted URL already).
-fn cause(error: reqwest::Error) -> String {
+pub(crate) fn cause(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);
