@@ -3,6 +3,7 @@
 //! stage runs; implementations of these traits decide *what* runs. Does I/O (implementations).
 
 use fledge_crds::canary::{Canary, CheckKind, CheckResult, Verdict};
+pub use fledge_webhooks::Severity;
 use futures::future::BoxFuture;
 use k8s_openapi::jiff::Timestamp;
 use std::fmt;
@@ -143,28 +144,6 @@ pub struct Notice {
     pub facts: Vec<(String, String)>,
 }
 
-/// How serious a notice is (Flagger's alert severities).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// Something went as planned.
-    Info,
-    /// Someone may need to act.
-    Warn,
-    /// A rollout failed.
-    Error,
-}
-
-impl Severity {
-    /// `info`, `warn` or `error`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warn => "warn",
-            Self::Error => "error",
-        }
-    }
-}
-
 /// The kinds of notice, with the severity Flagger's alert filtering uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoticeKind {
@@ -209,20 +188,6 @@ impl NoticeKind {
 pub trait Notifier: Send + Sync {
     /// Send one notice about a canary.
     fn notify<'a>(&'a self, canary: &'a Canary, notice: &'a Notice) -> BoxFuture<'a, ()>;
-}
-
-/// The notification hook point before providers exist: notices go to the log.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LogNotifier;
-
-impl Notifier for LogNotifier {
-    fn notify<'a>(&'a self, canary: &'a Canary, notice: &'a Notice) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let name = canary.metadata.name.as_deref().unwrap_or_default();
-            let namespace = canary.metadata.namespace.as_deref().unwrap_or_default();
-            tracing::info!(canary = name, namespace, severity = notice.kind.severity().as_str(), message = %notice.message, "notice");
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Credentials for the services Fledge asks (Prometheus, Loki, webhooks), read from a
+//! Credentials for the services Fledge asks (Prometheus, Loki, webhooks, chat), read from a
 //! Kubernetes Secret at the moment they are needed, so a rotated Secret takes effect at the next
 //! check. Their values are never logged: [`Auth`]'s `Debug` redacts them.
 
@@ -16,6 +16,12 @@ async fn data(client: &Client, namespace: &str, name: &str) -> Result<BTreeMap<S
         .map_err(|e| format!("reading Secret {namespace}/{name}: {e}"))?
         .ok_or_else(|| format!("Secret {namespace}/{name} does not exist"))?;
     Ok(secret.data.unwrap_or_default())
+}
+
+/// Every key of a Secret as trimmed text (for addresses, tokens and the like).
+pub async fn texts(client: &Client, namespace: &str, name: &str) -> Result<BTreeMap<String, String>, String> {
+    let data = data(client, namespace, name).await?;
+    Ok(data.into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).trim().to_owned())).collect())
 }
 
 /// The bytes of one key of a Secret.

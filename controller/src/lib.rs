@@ -11,6 +11,7 @@ pub mod event_hooks;
 pub mod events;
 pub mod leader;
 pub mod metric_checks;
+pub mod notifications;
 pub mod objects;
 pub mod observe;
 pub mod pod_logs;

@@ -3,6 +3,9 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use fledge_controller::checks::Severity;
+use fledge_controller::notifications::{self, DefaultProvider};
+use fledge_webhooks::Destination;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,7 +20,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the controller: watch Canaries and release their targets step by step.
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// Print the fledge.dev CustomResourceDefinitions as YAML (pipe to `kubectl apply --server-side -f -`).
     Crds {
         /// Write one file per CRD into this folder instead (how `crds/yaml/` is regenerated).
@@ -50,6 +53,28 @@ struct ControllerArgs {
     /// -event-webhook), besides each Canary's own `event` webhooks.
     #[arg(long, env = "FLEDGE_EVENT_WEBHOOK")]
     event_webhook: Option<String>,
+    /// Where notices of Canaries without `analysis.alerts` go: an incoming-webhook URL (as
+    /// Flagger's -slack-url). Set it from a Secret through the environment variable.
+    #[arg(long, env = "FLEDGE_ALERT_ADDRESS", hide_env_values = true)]
+    alert_address: Option<String>,
+    /// The kind of service at --alert-address: slack, msteams, discord, rocket, gchat or generic.
+    #[arg(long, env = "FLEDGE_ALERT_TYPE", default_value = "slack")]
+    alert_type: String,
+    /// A bearer token for --alert-address (Slack chat.postMessage, generic receivers).
+    #[arg(long, env = "FLEDGE_ALERT_TOKEN", hide_env_values = true)]
+    alert_token: Option<String>,
+    /// Channel for --alert-address, where the service takes one (Slack, Rocket.Chat).
+    #[arg(long, env = "FLEDGE_ALERT_CHANNEL")]
+    alert_channel: Option<String>,
+    /// Name the messages appear from (Slack, Rocket.Chat, Discord).
+    #[arg(long, env = "FLEDGE_ALERT_USERNAME")]
+    alert_username: Option<String>,
+    /// An http(s) proxy for --alert-address.
+    #[arg(long, env = "FLEDGE_ALERT_PROXY", hide_env_values = true)]
+    alert_proxy: Option<String>,
+    /// The least severe notice sent to --alert-address: info, warn or error.
+    #[arg(long, env = "FLEDGE_ALERT_SEVERITY", default_value = "info", value_parser = ["info", "warn", "error"])]
+    alert_severity: String,
     /// Address of the /metrics, /healthz and /readyz endpoints.
     #[arg(long, env = "FLEDGE_LISTEN", default_value = "0.0.0.0:8080")]
     listen: std::net::SocketAddr,
@@ -76,7 +101,7 @@ struct ControllerArgs {
 
 fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Command::Controller(args) => controller(args),
+        Command::Controller(args) => controller(*args),
         Command::Crds { out_dir: None } => {
             print!("{}", fledge_crds::generate::all_yaml());
             Ok(ExitCode::SUCCESS)
@@ -129,6 +154,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
         tracing_subscriber::fmt().with_ansi(ansi).with_env_filter(filter).init();
     }
+    let alerts = default_alerts(&args)?;
     let identity = args.identity.or_else(|| std::env::var("POD_NAME").ok()).unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
@@ -138,6 +164,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         namespace: args.namespace,
         metrics_server: args.metrics_server,
         event_webhook: args.event_webhook,
+        alerts,
         listen: args.listen,
         leader_election: args.leader_election,
         lease_namespace: args
@@ -151,6 +178,26 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(fledge_controller::run::run(settings, shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The default alert provider from the `--alert-*` flags, when an address is given.
+fn default_alerts(args: &ControllerArgs) -> anyhow::Result<Option<DefaultProvider>> {
+    let Some(address) = args.alert_address.clone().filter(|a| !a.is_empty()) else { return Ok(None) };
+    let kind = notifications::parse_type(&args.alert_type).map_err(|e| anyhow::anyhow!("--alert-type: {e}"))?;
+    let severity = match args.alert_severity.as_str() {
+        "error" => Severity::Error,
+        "warn" => Severity::Warn,
+        _ => Severity::Info,
+    };
+    let destination = Destination {
+        kind,
+        address,
+        token: args.alert_token.clone().filter(|t| !t.is_empty()),
+        proxy: args.alert_proxy.clone().filter(|p| !p.is_empty()),
+        channel: args.alert_channel.clone(),
+        username: args.alert_username.clone(),
+    };
+    Ok(Some(DefaultProvider { destination, severity }))
 }
 
 /// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.

@@ -2,11 +2,12 @@
 //! the kube-runtime controller that watches Canaries and what they depend on. Does I/O.
 
 use crate::access_log_checks::AccessLogChecks;
-use crate::checks::{AllChecks, LogNotifier};
+use crate::checks::AllChecks;
 use crate::event_hooks::EventHooks;
 use crate::events::Publisher;
 use crate::leader::{self, LeaseConfig};
 use crate::metric_checks::MetricChecks;
+use crate::notifications::{AlertNotifier, DefaultProvider};
 use crate::reconcile::{self, Context};
 use crate::server::{self, Health};
 use crate::telemetry::Metrics;
@@ -14,7 +15,7 @@ use crate::webhook_checks::WebhookChecks;
 use anyhow::Context as _;
 use fledge_crds::canary::Canary;
 use fledge_crds::istio::{DestinationRule, VirtualService};
-use fledge_webhooks::Hooks;
+use fledge_webhooks::{Hooks, Notifiers};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -43,6 +44,8 @@ pub struct Settings {
     pub metrics_server: String,
     /// Receives every event of every Canary (`--event-webhook`).
     pub event_webhook: Option<String>,
+    /// Where notices of Canaries without `analysis.alerts` go (`--alert-*`).
+    pub alerts: Option<DefaultProvider>,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub listen: SocketAddr,
     /// Whether to take part in leader election (off for a single local process).
@@ -75,6 +78,7 @@ pub async fn client(kubeconfig: Option<&PathBuf>) -> anyhow::Result<Client> {
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let client = client(settings.kubeconfig.as_ref()).await?;
     let hooks = Hooks::new().context("building the webhook client")?;
+    let notifiers = Notifiers::new().context("building the notification client")?;
     let metrics = Arc::new(Metrics::new());
     let health = Health::new();
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -132,7 +136,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()> + Send +
         // so this replica stops acting before another can start (the leader steps down before
         // its Lease expires). A write already sent fails on the Canary's resourceVersion.
         tokio::select! {
-            () = controller(client.clone(), hooks.clone(), &settings, metrics.clone(), until) => {}
+            () = controller(client.clone(), hooks.clone(), notifiers.clone(), &settings, metrics.clone(), until) => {}
             () = lost => tracing::warn!("lost the leadership; stopped the controller"),
         }
         if *stop_rx.borrow() {
@@ -173,6 +177,7 @@ fn canaries_of(
 async fn controller(
     client: Client,
     hooks: Hooks,
+    notifiers: Notifiers,
     settings: &Settings,
     metrics: Arc<Metrics>,
     until: impl Future<Output = ()> + Send + Sync + 'static,
@@ -221,9 +226,9 @@ async fn controller(
             Arc::new(MetricChecks::new(client.clone(), settings.metrics_server.clone())),
             Arc::new(AccessLogChecks::new(client.clone(), LOG_READ_TIMEOUT)),
         ])),
+        notifier: Arc::new(AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone())),
         client,
         metrics,
-        notifier: Arc::new(LogNotifier),
         store: Some(store),
     });
     tracing::info!(namespace = ns.unwrap_or("(all)"), "controller started");
