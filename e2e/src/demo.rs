@@ -1,6 +1,7 @@
 //! `fledge-sandbox demo`: a sandbox cluster, the real `fledge controller` binary, the podinfo
 //! Canary judged on its access logs, a good release that is promoted, one that answers 10%
-//! errors and one whose pods never get ready, both rolled back, narrated as it happens. Needs nothing but the Rust toolchain. Does I/O.
+//! errors and one whose pods never get ready, both rolled back, narrated as it happens, with
+//! the notifications a chat channel would get. Needs nothing but the Rust toolchain. Does I/O.
 
 use crate::controller::ControllerProcess;
 use crate::sandbox::{Options, Sandbox};
@@ -13,8 +14,9 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The demo's manifest: podinfo and a Canary with a 2s interval, so a rollout takes seconds.
@@ -34,8 +36,12 @@ pub async fn run(timeout: Duration) -> anyhow::Result<()> {
     n.say("applied the Fledge CRDs, namespace test, Deployment podinfo (podinfo:6.0.0, 2 replicas), Canary podinfo");
 
     let log = dir.join("fledge.log");
-    let mut controller = ControllerProcess::start(sandbox.kubeconfig(), &log, &["--leader-election=false"]).await?;
+    let chat = Chat::start().await?;
+    let args = ["--leader-election=false", "--alert-type", "generic", "--alert-address", &chat.url];
+    let mut controller = ControllerProcess::start(sandbox.kubeconfig(), &log, &args).await?;
     n.say(&format!("started `fledge controller`; its log is {}", log.display()));
+    n.say(&format!("notifications go to a chat stand-in at {} (`--alert-address`)", chat.url));
+    n.chat = Some(chat);
 
     let result = tokio::time::timeout(timeout, story(&client, &mut n)).await;
     let _ = controller.terminate().await;
@@ -89,6 +95,10 @@ async fn story(client: &Client, n: &mut Narrator) -> anyhow::Result<String> {
         bail!("release 3 ended {end}, expected Failed");
     }
     let unready = started.elapsed();
+    let rolled_back = n.wait_for_notices("podinfo.test rolled back", 2).await;
+    if rolled_back != 2 {
+        bail!("the chat got {rolled_back} 'rolled back' notifications, expected one for each of releases 2 and 3");
+    }
     let primary: Api<Deployment> = Api::namespaced(client.clone(), "test");
     let image = primary
         .get("podinfo-primary")
@@ -194,11 +204,64 @@ struct Narrator {
     start: Instant,
     seen_events: BTreeSet<String>,
     last: Option<(Phase, i32, String)>,
+    chat: Option<Chat>,
+    /// Notifications already shown.
+    shown: usize,
+}
+
+/// A stand-in for a chat channel: a local endpoint receiving the controller's notifications
+/// as the generic JSON body.
+struct Chat {
+    url: String,
+    inbox: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Chat {
+    async fn start() -> anyhow::Result<Self> {
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let kept = inbox.clone();
+        let app = axum::Router::new().fallback(axum::routing::post(move |body: axum::Json<Value>| {
+            let kept = kept.clone();
+            async move { kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(body.0) }
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/chat", listener.local_addr()?);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { url, inbox })
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        self.inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
 }
 
 impl Narrator {
     fn new() -> Self {
-        Self { start: Instant::now(), seen_events: BTreeSet::new(), last: None }
+        Self { start: Instant::now(), seen_events: BTreeSet::new(), last: None, chat: None, shown: 0 }
+    }
+
+    /// Show the notifications that arrived since the last call.
+    fn show_notices(&mut self) {
+        let Some(chat) = &self.chat else { return };
+        let messages = chat.messages();
+        for m in messages.iter().skip(self.shown) {
+            let text = |key: &str| m[key].as_str().unwrap_or_default().to_owned();
+            self.say(&format!("  notify [{}] {}: {}", text("severity"), text("title"), text("message")));
+        }
+        self.shown = messages.len();
+    }
+
+    /// How many notifications titled `title` arrived, waiting up to 5 s for `want` of them.
+    async fn wait_for_notices(&mut self, title: &str, want: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            self.show_notices();
+            let got = self.chat.as_ref().map_or(0, |c| c.messages().iter().filter(|m| m["title"] == title).count());
+            if got >= want || Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn say(&self, line: &str) {
@@ -235,6 +298,7 @@ impl Narrator {
                 let reason = e.reason.unwrap_or_default();
                 self.say(&format!("  event {kind}{reason}: {}", e.note.unwrap_or_default()));
             }
+            self.show_notices();
             let canary = canaries.get("podinfo").await?;
             let status = canary.status.unwrap_or_default();
             let weights = routes

@@ -92,6 +92,16 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.notices.push(Notice { kind, message: message.into(), facts });
     }
 
+    /// A revision as people read it: its hash and, when it is the target's, its images.
+    fn revision_shown(&self, revision: &str) -> String {
+        match self.i.observed.images.as_slice() {
+            images if !images.is_empty() && revision == self.i.observed.revision => {
+                format!("{revision} ({})", images.join(", "))
+            }
+            _ => revision.to_owned(),
+        }
+    }
+
     /// What a person wants to see beside a notice: which revision and image, how far the
     /// rollout got, and for an ending how long it took.
     fn facts(&self, kind: NoticeKind) -> Vec<(String, String)> {
@@ -322,10 +332,8 @@ impl<'i, 'a> Run<'i, 'a> {
             // The run first, so the notice shows the revision and phase it starts.
             self.start_run();
             self.event(EventType::Normal, "NewRevision", format!("New revision detected! Scaling up {id}"));
-            self.notice(
-                NoticeKind::Started,
-                format!("New revision {} of {id} detected, starting the analysis.", self.i.observed.revision),
-            );
+            let what = self.revision_shown(&self.i.observed.revision);
+            self.notice(NoticeKind::Started, format!("New revision {what} of {id} detected, starting the analysis."));
         } else {
             let id = self.id();
             let why = first_failure(results).map(describe).unwrap_or_default();
@@ -747,10 +755,10 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.status.failed_checks = Some(0);
         self.d.post_rollout = true;
         self.event(EventType::Normal, "Promoted", format!("Promotion completed! Scaling down {id}"));
-        self.notice(
-            NoticeKind::Promoted,
-            format!("{id} promoted revision {}.", self.d.status.last_promoted_spec.clone().unwrap_or_default()),
-        );
+        let what = self.revision_shown(self.d.status.last_promoted_spec.as_deref().unwrap_or_default());
+        let took = self.facts(NoticeKind::Promoted).into_iter().find(|(k, _)| k == "Duration");
+        let took = took.map(|(_, d)| format!(" after {d}")).unwrap_or_default();
+        self.notice(NoticeKind::Promoted, format!("{id} promoted revision {what}{took}."));
     }
 
     fn abort(&mut self) {

@@ -711,6 +711,22 @@ fn notices_carry_the_revision_image_failed_checks_and_duration() {
         ]
     );
     assert!(failed.message.contains("failed checks threshold reached 2"), "{}", failed.message);
+    assert_eq!(
+        started.message,
+        "New revision rev2 (ghcr.io/stefanprodan/podinfo:6.0.1) of podinfo.test detected, starting the analysis."
+    );
+    sim.answer = pass();
+    sim.manual.retry = true;
+    sim.after(1);
+    sim.run_until(&[Phase::Succeeded], 20);
+    let promoted = sim.events.iter().any(|(r, _)| *r == "Promoted");
+    assert!(promoted);
+    let notice = sim.last.as_ref().unwrap().notices.iter().find(|n| n.kind == NoticeKind::Promoted).unwrap().clone();
+    assert!(
+        notice.message.starts_with("podinfo.test promoted revision rev2 (ghcr.io/stefanprodan/podinfo:6.0.1) after "),
+        "{}",
+        notice.message
+    );
 }
 
 // ---- manual control ----
