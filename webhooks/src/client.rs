@@ -120,9 +120,16 @@ pub struct Hooks {
 
 /// How one attempt ended.
 enum Attempt {
-    Answered { status: reqwest::StatusCode, body: String },
+    Answered {
+        status: reqwest::StatusCode,
+        body: String,
+    },
     Timeout,
-    Unreachable(String),
+    /// No answer: why, and whether it was the receiver's certificate that was refused.
+    Unreachable {
+        why: String,
+        certificate: bool,
+    },
 }
 
 impl Hooks {
@@ -192,7 +199,7 @@ impl Hooks {
                 Attempt::Answered { status, .. } => {
                     status.is_server_error() || *status == reqwest::StatusCode::TOO_MANY_REQUESTS
                 }
-                Attempt::Timeout | Attempt::Unreachable(_) => true,
+                Attempt::Timeout | Attempt::Unreachable { .. } => true,
             };
             if retryable && attempts <= retries {
                 tokio::time::sleep(self.backoff.delay(attempts)).await;
@@ -208,7 +215,10 @@ async fn send(request: reqwest::RequestBuilder) -> Attempt {
     let mut response = match request.send().await {
         Ok(response) => response,
         Err(error) if error.is_timeout() => return Attempt::Timeout,
-        Err(error) => return Attempt::Unreachable(cause(error)),
+        Err(error) => {
+            let certificate = matches!(tls_error(&error), Some(rustls::Error::InvalidCertificate(_)));
+            return Attempt::Unreachable { why: cause(error), certificate };
+        }
     };
     let status = response.status();
     if status.is_success() {
@@ -251,8 +261,16 @@ fn outcome(name: &str, shown: &str, timeout: Duration, attempts: u32, last: Atte
             );
             (false, None, Some(Failure::Timeout), message)
         }
-        Attempt::Unreachable(why) => {
-            let message = format!("webhook {name:?} at {shown} could not be reached ({tries}): {why}");
+        Attempt::Unreachable { why, certificate } => {
+            // Only the verifying client refuses certificates, so the hook has no disableTLS.
+            let advice = match certificate {
+                true => {
+                    "; give the receiver a certificate from a public authority, or set disableTLS: true on the \
+                         hook to skip the check"
+                }
+                false => "",
+            };
+            let message = format!("webhook {name:?} at {shown} could not be reached ({tries}): {why}{advice}");
             (false, None, Some(Failure::Unreachable), message)
         }
     };
@@ -260,9 +278,11 @@ fn outcome(name: &str, shown: &str, timeout: Duration, attempts: u32, last: Atte
 }
 
 /// The error and its causes, without the URL reqwest writes into it (it may hold credentials;
-/// the message names the redacted URL already).
+/// the message names the redacted URL already). When TLS failed, it starts with what that
+/// means for a person, as the causes alone (`invalid peer certificate: UnknownIssuer`) do not.
 pub(crate) fn cause(error: reqwest::Error) -> String {
     let error = error.without_url();
+    let problem = tls_error(&error).map(tls_problem);
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(inner) = source {
@@ -272,7 +292,50 @@ pub(crate) fn cause(error: reqwest::Error) -> String {
         }
         source = inner.source();
     }
-    text
+    match problem {
+        Some(problem) => format!("{problem} ({text})"),
+        None => text,
+    }
+}
+
+/// The TLS error among `error`'s causes, if TLS is why it failed. rustls' error comes wrapped
+/// in `io::Error`s, whose `source()` skips the error they wrap, so those are opened instead.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut source = Some(error);
+    while let Some(inner) = source {
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        source = match inner.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|wrapped| wrapped as &(dyn std::error::Error + 'static)),
+            None => inner.source(),
+        };
+    }
+    None
+}
+
+/// A TLS failure, said so a person knows where to look.
+fn tls_problem(error: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as Certificate;
+    let rustls::Error::InvalidCertificate(refused) = error else {
+        return "the TLS handshake with the receiver failed";
+    };
+    match refused {
+        // reqwest's rustls-tls trusts the Mozilla roots it is built with, not the system's store.
+        Certificate::UnknownIssuer => {
+            "the receiver's certificate is not trusted: it is self-signed or signed by an authority \
+             that is not among the public roots Fledge trusts"
+        }
+        Certificate::Expired | Certificate::ExpiredContext { .. } => "the receiver's certificate has expired",
+        Certificate::NotValidYet | Certificate::NotValidYetContext { .. } => {
+            "the receiver's certificate is not valid yet (is a clock wrong?)"
+        }
+        Certificate::NotValidForName | Certificate::NotValidForNameContext { .. } => {
+            "the receiver's certificate is not for the host in the URL"
+        }
+        Certificate::Revoked => "the receiver's certificate has been revoked",
+        _ => "the receiver's certificate was refused",
+    }
 }
 
 /// `sha256=<lowercase hex of HMAC-SHA256(key, body)>`.
