@@ -265,8 +265,8 @@ fn outcome(name: &str, shown: &str, timeout: Duration, attempts: u32, last: Atte
             // Only the verifying client refuses certificates, so the hook has no disableTLS.
             let advice = match certificate {
                 true => {
-                    "; give the receiver a certificate from a public authority, or set disableTLS: true on the \
-                         hook to skip the check"
+                    "; give the receiver a certificate from a public authority, add your authority to the \
+                         controller's system trust store, or set disableTLS: true on the hook to skip the check"
                 }
                 false => "",
             };
@@ -321,10 +321,10 @@ fn tls_problem(error: &rustls::Error) -> &'static str {
         return "the TLS handshake with the receiver failed";
     };
     match refused {
-        // reqwest's rustls-tls trusts the Mozilla roots it is built with, not the system's store.
+        // Fledge trusts the Mozilla roots reqwest is built with and the system's trust store.
         Certificate::UnknownIssuer => {
             "the receiver's certificate is not trusted: it is self-signed or signed by an authority \
-             that is not among the public roots Fledge trusts"
+             that is neither a public one nor in the controller's system trust store"
         }
         Certificate::Expired | Certificate::ExpiredContext { .. } => "the receiver's certificate has expired",
         Certificate::NotValidYet | Certificate::NotValidYetContext { .. } => {
