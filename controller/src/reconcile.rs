@@ -2,7 +2,7 @@
 //! needs them), act, report. Does I/O.
 
 use crate::act;
-use crate::checks::{CheckContext, Checks, Notifier, Stage};
+use crate::checks::{CheckContext, Checks, Notice, NoticeKind, Notifier, Stage};
 use crate::decide::{self, Decision, EventType, Input, Manual, conditions};
 use crate::error::Error;
 use crate::events::Publisher;
@@ -121,6 +121,10 @@ async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
         Err(Error::Spec(message)) => {
             if status.phase.is_active() {
                 status = target_gone(canary, ctx, status, &message).await?;
+                let ended = Canary { status: Some(status.clone()), ..canary.clone() };
+                let result = spec_problem(canary, ctx, status, message).await;
+                post_rollout(&ended, ctx).await;
+                return result;
             }
             return spec_problem(canary, ctx, status, message).await;
         }
@@ -246,7 +250,10 @@ async fn target_gone(
     status.failed_checks = Some(0);
     status.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
     conditions::set(&mut status, conditions::PROMOTED, ConditionStatus::False, "TargetUnavailable", &message, now);
-    publish(ctx, canary, EventType::Warning, "RolledBack", &message).await;
+    let ended = Canary { status: Some(status.clone()), ..canary.clone() };
+    publish(ctx, &ended, EventType::Warning, "RolledBack", &message).await;
+    let facts = vec![("Phase".to_owned(), Phase::Failed.as_str().to_owned())];
+    ctx.notifier.notify(&ended, &Notice { kind: NoticeKind::Failed, message, facts }).await;
     ctx.metrics.inc_failure(&canary.namespace().unwrap_or_default(), &canary.name_any());
     Ok(status)
 }
