@@ -11,10 +11,12 @@ use crate::credentials;
 use crate::decide::EventType;
 use crate::webhook_checks::SIGNING_KEY;
 use fledge_crds::canary::{Canary, CanaryWebhook, WebhookType};
+use fledge_webhooks::notify::redacted_address;
 use fledge_webhooks::{Hooks, Payload};
 use kube::{Client, ResourceExt};
 use std::time::SystemTime;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Events waiting for delivery before new ones are dropped.
 const QUEUE: usize = 1024;
@@ -44,10 +46,11 @@ impl std::fmt::Debug for Delivery {
 
 impl EventHooks {
     /// Start the delivery worker (on the current tokio runtime). `global` is the URL of the
-    /// controller's event webhook, called for every Canary.
-    pub fn spawn(client: Client, hooks: Hooks, global: Option<String>) -> Self {
+    /// controller's event webhook, called for every Canary. The worker ends once every clone
+    /// of the answer is dropped and the queue is empty.
+    pub fn spawn(client: Client, hooks: Hooks, global: Option<String>) -> (Self, JoinHandle<()>) {
         let (queue, mut rx) = mpsc::channel::<Delivery>(QUEUE);
-        tokio::spawn(async move {
+        let worker = tokio::spawn(async move {
             while let Some(delivery) = rx.recv().await {
                 deliver(&client, &hooks, delivery).await;
             }
@@ -58,7 +61,7 @@ impl EventHooks {
             url,
             ..CanaryWebhook::default()
         });
-        Self { queue, global }
+        (Self { queue, global }, worker)
     }
 
     /// Queue an event about `canary` (whose status is the one the event belongs to) for its
@@ -117,10 +120,14 @@ async fn deliver(client: &Client, hooks: &Hooks, delivery: Delivery) {
             },
         };
         let outcome = hooks.call(hook, &payload, key.as_deref()).await;
+        // An event sink's URL may carry its secret in the path (chat-style incoming webhooks),
+        // so only its host is logged, with the answer's status.
+        let address = redacted_address(&hook.url);
         if outcome.passed {
-            tracing::debug!(webhook = %hook.name, "event webhook called");
+            tracing::debug!(webhook = %hook.name, %address, "event webhook called");
         } else {
-            tracing::warn!(webhook = %hook.name, message = %outcome.message, "event webhook failed");
+            let failure = outcome.failure.map(|f| f.category()).unwrap_or_default();
+            tracing::warn!(webhook = %hook.name, %address, status = ?outcome.status, failure, "event webhook failed");
         }
     }
 }

@@ -46,6 +46,20 @@ impl Publisher {
     /// Publish one event, and queue it for the event webhooks with the phase and checksum of
     /// `canary`'s status; a failure is logged, never fatal (events are best effort).
     pub async fn publish(&self, canary: &Canary, type_: EventType, reason: &str, message: &str) {
+        self.record(canary, type_, reason, message).await;
+        self.forward(canary, type_, message);
+    }
+
+    /// Queue an event for the event webhooks only (one already recorded with [`Self::record`]).
+    pub fn forward(&self, canary: &Canary, type_: EventType, message: &str) {
+        if let Some(hooks) = &self.hooks {
+            hooks.send(canary, type_, message);
+        }
+    }
+
+    /// Write the Kubernetes event only; the event webhooks hear of it through
+    /// [`Self::forward`].
+    pub async fn record(&self, canary: &Canary, type_: EventType, reason: &str, message: &str) {
         match type_ {
             EventType::Normal => tracing::info!(reason, message, "event"),
             EventType::Warning => tracing::warn!(reason, message, "event"),
@@ -56,9 +70,6 @@ impl Publisher {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         if let Err(e) = api.create(&PostParams::default(), &event).await {
             tracing::warn!(error = %e, reason, "publishing an event failed");
-        }
-        if let Some(hooks) = &self.hooks {
-            hooks.send(canary, type_, message);
         }
     }
 }

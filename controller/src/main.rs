@@ -10,14 +10,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Fledge: progressive delivery for Kubernetes and Istio.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(name = "fledge", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the controller: watch Canaries and release their targets step by step.
     Controller(Box<ControllerArgs>),
@@ -38,7 +38,7 @@ enum Command {
 }
 
 /// Flags of `fledge controller`; each has an environment variable of the same meaning.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args)]
 struct ControllerArgs {
     /// Kubeconfig file; without it, `KUBECONFIG` or the in-cluster service account.
     #[arg(long, env = "FLEDGE_KUBECONFIG")]
@@ -51,7 +51,7 @@ struct ControllerArgs {
     metrics_server: String,
     /// A URL that receives every event of every Canary as a JSON POST (as Flagger's
     /// -event-webhook), besides each Canary's own `event` webhooks.
-    #[arg(long, env = "FLEDGE_EVENT_WEBHOOK")]
+    #[arg(long, env = "FLEDGE_EVENT_WEBHOOK", hide_env_values = true)]
     event_webhook: Option<String>,
     /// Where notices of Canaries without `analysis.alerts` go: an incoming-webhook URL (as
     /// Flagger's -slack-url). Set it from a Secret through the environment variable.

@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use kube::{Api, Client, ResourceExt};
 use std::time::SystemTime;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Notices waiting to be sent before new ones are dropped.
 const QUEUE: usize = 1024;
@@ -60,15 +61,16 @@ impl std::fmt::Debug for Queued {
 }
 
 impl AlertNotifier {
-    /// Start the sending worker (on the current tokio runtime).
-    pub fn spawn(client: Client, notifiers: Notifiers, default: Option<DefaultProvider>) -> Self {
+    /// Start the sending worker (on the current tokio runtime). The worker ends once every
+    /// clone of the answer is dropped and the queue is empty.
+    pub fn spawn(client: Client, notifiers: Notifiers, default: Option<DefaultProvider>) -> (Self, JoinHandle<()>) {
         let (queue, mut rx) = mpsc::channel::<Queued>(QUEUE);
-        tokio::spawn(async move {
+        let worker = tokio::spawn(async move {
             while let Some(queued) = rx.recv().await {
                 deliver(&client, &notifiers, default.as_ref(), &queued).await;
             }
         });
-        Self { queue }
+        (Self { queue }, worker)
     }
 }
 
@@ -193,6 +195,55 @@ mod tests {
         ] {
             let got: Vec<_> = [S::Info, S::Warn, S::Error].into_iter().filter(|s| passes(wanted, *s)).collect();
             assert_eq!(got, sent, "{wanted:?}");
+        }
+    }
+
+    /// A rolled-back notice as the lifecycle gives it out (its facts are pinned by the decide
+    /// tests) becomes, for each service, exactly the golden body of the webhooks crate.
+    #[test]
+    fn a_rollback_notice_is_the_golden_message_for_every_service() {
+        use crate::checks::NoticeKind;
+        use std::time::{Duration, UNIX_EPOCH};
+        let canary: Canary = serde_json::from_value(serde_json::json!({
+            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "1m", "stepWeight": 10},
+            },
+            "status": {"phase": "Failed"},
+        }))
+        .unwrap();
+        let fact = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let notice = Notice {
+            kind: NoticeKind::Failed,
+            message: "Rolling back podinfo.test: failed checks threshold reached 2 (last: metric \
+                      request-success-rate: request-success-rate 91.300 is below the minimum 99)"
+                .to_owned(),
+            facts: vec![
+                fact("Revision", "7f9c2b"),
+                fact("Image", "ghcr.io/stefanprodan/podinfo:6.0.1"),
+                fact("Phase", "Failed"),
+                fact("Failed checks", "2 of 2"),
+                fact("Duration", "4m 30s"),
+            ],
+        };
+        // 2026-03-01T12:00:00Z, the golden files' time.
+        let sent = message(&canary, &notice, UNIX_EPOCH + Duration::from_secs(1_772_366_400));
+        let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../webhooks/tests/golden");
+        for kind in [
+            AlertProviderType::Slack,
+            AlertProviderType::Msteams,
+            AlertProviderType::Discord,
+            AlertProviderType::Rocket,
+            AlertProviderType::Gchat,
+            AlertProviderType::Generic,
+        ] {
+            let file = golden.join(format!("{}.json", provider_name(kind)));
+            let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            let got = fledge_webhooks::notify::body(kind, Some("#releases"), Some("fledge"), &sent);
+            assert_eq!(got, want, "{}", file.display());
         }
     }
 

@@ -183,20 +183,28 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
     let decided = (!d.events.is_empty() || !d.notices.is_empty() || d.post_rollout)
         .then(|| Canary { status: Some(d.status.clone()), ..canary.clone() });
     let decided = decided.as_ref().unwrap_or(canary);
+    // The Kubernetes events are the record of what was done to the objects, so they are
+    // written before the status (a test or a person who sees the phase finds its event).
     for event in &d.events {
-        publish(ctx, decided, event.type_, event.reason, &event.message).await;
+        ctx.events.record(decided, event.type_, event.reason, &event.message).await;
+    }
+    // The status next: an annotation removed before a failed status write would be an abort
+    // or promote acted on and then forgotten. It is written on the condition that the Canary
+    // is unchanged; a conflict means this decision is made again, so what leaves the cluster
+    // (event webhooks, notifications, post-rollout hooks) waits for the write to succeed and
+    // is sent once.
+    act::write_status(client, canary, &d.status).await?;
+    for event in &d.events {
+        ctx.events.forward(decided, event.type_, &event.message);
     }
     for notice in &d.notices {
         ctx.notifier.notify(decided, notice).await;
     }
-    // The status first: an annotation removed before a failed status write would be an
-    // abort or promote acted on and then forgotten.
-    act::write_status(client, canary, &d.status).await?;
-    act::remove_annotations(client, canary, &d.remove_annotations).await?;
-    report(canary, ctx, d);
     if d.post_rollout {
         post_rollout(decided, ctx).await;
     }
+    act::remove_annotations(client, canary, &d.remove_annotations).await?;
+    report(canary, ctx, d);
     Ok(())
 }
 

@@ -30,11 +30,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a stopping controller keeps sending queued event webhooks and notifications.
+const DRAIN_QUEUES: Duration = Duration::from_secs(10);
+
 /// How long reading one pod's access log, or one page from Loki, may take.
 const LOG_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How the controller process is set up (the flags of `fledge controller`).
-#[derive(Clone, Debug)]
+/// How the controller process is set up (the flags of `fledge controller`). Its `Debug` leaves
+/// out the event webhook's URL and the alert provider's secrets.
+#[derive(Clone)]
 pub struct Settings {
     /// A kubeconfig file; in-cluster configuration when absent.
     pub kubeconfig: Option<PathBuf>,
@@ -58,6 +62,21 @@ pub struct Settings {
     pub lease_duration: Duration,
     /// This replica's identity in the Lease.
     pub identity: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("kubeconfig", &self.kubeconfig)
+            .field("namespace", &self.namespace)
+            .field("metrics_server", &fledge_crds::address::redacted(&self.metrics_server))
+            .field("event_webhook", &self.event_webhook.as_deref().map(fledge_webhooks::notify::redacted_address))
+            .field("alerts", &self.alerts)
+            .field("listen", &self.listen)
+            .field("leader_election", &self.leader_election)
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A kube client from the kubeconfig named, `KUBECONFIG`, or the in-cluster service account.
@@ -214,19 +233,17 @@ async fn controller(
         })
         .graceful_shutdown_on(until);
 
+    let (event_hooks, event_worker) = EventHooks::spawn(client.clone(), hooks.clone(), settings.event_webhook.clone());
+    let (notifier, notice_worker) = AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone());
     let ctx = Arc::new(Context {
-        events: Publisher::new(client.clone(), settings.identity.clone()).with_hooks(EventHooks::spawn(
-            client.clone(),
-            hooks.clone(),
-            settings.event_webhook.clone(),
-        )),
+        events: Publisher::new(client.clone(), settings.identity.clone()).with_hooks(event_hooks),
         checks: Arc::new(AllChecks(vec![
             // Rollout hooks run before the metrics, as in Flagger (a load test starts first).
             Arc::new(WebhookChecks::new(client.clone(), hooks)),
             Arc::new(MetricChecks::new(client.clone(), settings.metrics_server.clone())),
             Arc::new(AccessLogChecks::new(client.clone(), LOG_READ_TIMEOUT)),
         ])),
-        notifier: Arc::new(AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone())),
+        notifier: Arc::new(notifier),
         client,
         metrics,
         store: Some(store),
@@ -241,6 +258,15 @@ async fn controller(
         })
         .await;
     tracing::info!("controller stopped");
+    // The reconciles are done and their queues closed: what they queued (the last "promoted"
+    // notification, its events) is still sent, for a while.
+    let drained = async {
+        let _ = event_worker.await;
+        let _ = notice_worker.await;
+    };
+    if tokio::time::timeout(DRAIN_QUEUES, drained).await.is_err() {
+        tracing::warn!("stopped before every queued event webhook and notification was sent");
+    }
 }
 
 fn tracks(canary: &Canary, key: &str) -> bool {

@@ -83,13 +83,17 @@ async fn alerts_tell_each_provider_what_its_severity_asks_for_once_without_leaki
     let receiver = Receiver::start().await;
     receiver.answer("/gate", 403);
     receiver.answer("/discord/api/webhooks/1/DISCORDSECRET", 500);
+    // A global event sink whose secret is its path, failing: its failures are logged too.
+    receiver.answer("/events/EVENTSECRET", 503);
     let url = receiver.url.clone();
     let sb = sandbox().await;
     install_crds(&sb).await;
     let manifest = MANIFEST.replace("RECEIVER", &url).replace("TOKEN", TOKEN);
     kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), manifest))).await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
+    let sink = format!("{url}/events/EVENTSECRET");
+    let args = ["--leader-election=false", "--event-webhook", sink.as_str()];
+    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
     let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
     wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
 
@@ -150,7 +154,8 @@ async fn alerts_tell_each_provider_what_its_severity_asks_for_once_without_leaki
 
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(logged.contains("alert not sent"), "the failing provider is logged");
-    for secret in [TOKEN, "SLACKSECRET", "DISCORDSECRET"] {
+    assert!(logged.contains("event webhook failed"), "the failing event sink is logged");
+    for secret in [TOKEN, "SLACKSECRET", "DISCORDSECRET", "EVENTSECRET"] {
         assert!(!logged.contains(secret), "{secret} in the controller's log:\n{logged}");
     }
 }

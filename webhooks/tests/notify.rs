@@ -71,6 +71,8 @@ impl Receiver {
 
 /// The failed rollout every golden file shows.
 fn mk_failed_rollout() -> Message {
+    // What the controller sends for a rollback on a metric (its tests build the same message
+    // from a decided notice and compare it with these golden files).
     Message {
         name: "podinfo".to_owned(),
         namespace: "test".to_owned(),
@@ -78,14 +80,14 @@ fn mk_failed_rollout() -> Message {
         severity: Severity::Error,
         title: "podinfo.test rolled back".to_owned(),
         text: "Rolling back podinfo.test: failed checks threshold reached 2 (last: metric \
-               request-success-rate: 91.300 is below the minimum 99)"
+               request-success-rate: request-success-rate 91.300 is below the minimum 99)"
             .to_owned(),
         fields: [
             ("Revision", "7f9c2b"),
             ("Image", "ghcr.io/stefanprodan/podinfo:6.0.1"),
-            ("Canary weight", "0"),
-            ("Failed checks", "2/2"),
-            ("Duration", "4m30s"),
+            ("Phase", "Failed"),
+            ("Failed checks", "2 of 2"),
+            ("Duration", "4m 30s"),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value.to_owned()))

@@ -109,6 +109,8 @@ impl<'i, 'a> Run<'i, 'a> {
         let mut facts = Vec::new();
         let revision = match kind {
             NoticeKind::Promoted => status.last_promoted_spec.as_deref(),
+            // A gate holding a release that has not started: the release is the target's.
+            NoticeKind::Waiting => Some(self.i.observed.revision.as_str()),
             _ => status.last_applied_spec.as_deref(),
         };
         let revision = revision.filter(|r| !r.is_empty()).unwrap_or(self.i.observed.revision.as_str());
@@ -349,6 +351,16 @@ impl<'i, 'a> Run<'i, 'a> {
         }
     }
 
+    /// A newer revision replaces the one under way: its analysis starts from the beginning,
+    /// and people hear of it as of any new revision.
+    fn restart(&mut self, message: String) {
+        self.start_run();
+        self.event(EventType::Normal, "RevisionRestarted", message);
+        let id = self.id();
+        let what = self.revision_shown(&self.i.observed.revision);
+        self.notice(NoticeKind::Started, format!("New revision {what} of {id} detected, restarting the analysis."));
+    }
+
     fn start_run(&mut self) {
         let o = self.i.observed;
         self.set_phase(Phase::Progressing);
@@ -416,6 +428,16 @@ impl<'i, 'a> Run<'i, 'a> {
         )
     }
 
+    /// Whether every pre-rollout hook has passed in this run (the run's results are cleared
+    /// when it starts): a passed pre-rollout hook (a migration, an acceptance test) is not
+    /// called again because the first analysis at weight 0 failed.
+    fn pre_rollout_passed(&self) -> bool {
+        let checks = self.d.status.checks.as_deref().unwrap_or_default();
+        self.i.spec.analysis.webhooks.iter().flatten().filter(|h| h.kind() == WebhookType::PreRollout).all(|h| {
+            checks.iter().any(|c| c.kind == CheckKind::Webhook && c.name == h.name && c.verdict == Verdict::Pass)
+        })
+    }
+
     fn has_hooks(&self, kind: WebhookType) -> bool {
         self.i.spec.analysis.webhooks.iter().flatten().any(|h| h.kind() == kind)
     }
@@ -432,15 +454,11 @@ impl<'i, 'a> Run<'i, 'a> {
         if self.d.status.last_applied_spec.as_deref() != Some(o.revision.as_str()) {
             let id = self.id();
             let from = self.d.status.last_applied_spec.clone().unwrap_or_default();
-            self.event(
-                EventType::Normal,
-                "RevisionRestarted",
-                format!(
-                    "New revision {} of {id} detected during the analysis of {from}; restarting the analysis",
-                    o.revision
-                ),
+            let message = format!(
+                "New revision {} of {id} detected during the analysis of {from}; restarting the analysis",
+                o.revision
             );
-            self.start_run();
+            self.restart(message);
             return;
         }
         if self.take_abort() {
@@ -476,7 +494,10 @@ impl<'i, 'a> Run<'i, 'a> {
         }
         // Held by a rollout window at weight 0, the run has not started: its pre-rollout hooks
         // run once, when the window opens, not every interval of the wait.
-        let starting = self.d.canary_weight == 0 && self.d.status.iterations.unwrap_or(0) == 0 && self.window_open();
+        let starting = self.d.canary_weight == 0
+            && self.d.status.iterations.unwrap_or(0) == 0
+            && self.window_open()
+            && !self.pre_rollout_passed();
         if starting {
             let Some(pre) = self.results(Stage::PreRollout) else { return };
             self.record(pre);
@@ -587,7 +608,20 @@ impl<'i, 'a> Run<'i, 'a> {
             self.stepped();
             if !all_pass(gate) {
                 let why = first_failure(gate).map(describe).unwrap_or_default();
-                self.message = Some(format!("Traffic increase of {id} held: {why}"));
+                let message = format!("Traffic increase of {id} held: {why}");
+                // Said once a hold: the `Promoted` condition carries the message meanwhile.
+                let said =
+                    conditions::get(&self.d.status, PROMOTED).and_then(|c| c.message.as_deref()) == Some(&message);
+                if !said {
+                    self.event(EventType::Normal, "WaitingTrafficIncrease", message.clone());
+                    if !self.muted(gate) {
+                        self.notice(
+                            NoticeKind::Waiting,
+                            format!("Traffic increase of {id} is waiting for approval: {why}"),
+                        );
+                    }
+                }
+                self.message = Some(message);
                 return;
             }
             let next = next_weight(self.i.spec, self.d.canary_weight);
@@ -680,8 +714,7 @@ impl<'i, 'a> Run<'i, 'a> {
             // now would promote what nobody analysed. Analyse the new one from the start.
             let message =
                 format!("New revision {} of {id} detected before promotion; restarting the analysis", o.revision);
-            self.event(EventType::Normal, "RevisionRestarted", message);
-            self.start_run();
+            self.restart(message);
             return;
         }
         // Until the primary carries the revision, keep copying (idempotent).
@@ -705,9 +738,8 @@ impl<'i, 'a> Run<'i, 'a> {
                     "New revision {} of {id} detected while the primary is stuck; starting its analysis",
                     o.revision
                 );
-                self.event(EventType::Normal, "RevisionRestarted", message);
                 self.message = None;
-                self.start_run();
+                self.restart(message);
             }
             return;
         }

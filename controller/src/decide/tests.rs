@@ -276,7 +276,7 @@ fn a_good_release_walks_the_weights_and_is_promoted() {
     assert!(sim.asked.is_empty());
 
     sim.after(9);
-    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmTrafficIncrease], "no pre-rollout hooks, none asked");
     assert_eq!(sim.status.canary_weight, Some(10));
     for expected in [20, 30, 40, 50] {
         sim.after(10);
@@ -407,7 +407,7 @@ fn failed_checks_reaching_the_threshold_roll_back() {
 
 #[test]
 fn a_failing_pre_rollout_hook_counts_and_is_asked_again() {
-    let mut sim = Sim::initialized(spec(""));
+    let mut sim = Sim::initialized(hooks("{name: load-test, type: pre-rollout, url: 'http://tester/'}"));
     sim.answer = fail_at(Stage::PreRollout);
     sim.release("rev2");
     sim.after(1);
@@ -416,6 +416,25 @@ fn a_failing_pre_rollout_hook_counts_and_is_asked_again() {
     assert_eq!(sim.status.failed_checks, Some(1));
     sim.after(10);
     assert_eq!(sim.status.phase, Phase::Failed);
+}
+
+#[test]
+fn a_passed_pre_rollout_hook_is_not_called_again_when_the_first_analysis_fails() {
+    let mut sim = Sim::initialized(hooks("{name: migrate, type: pre-rollout, url: 'http://tester/'}"));
+    sim.answer = Box::new(|s| match s {
+        Stage::PreRollout => vec![result("migrate", Verdict::Pass, "200")],
+        Stage::Analysis => vec![result("load-test", Verdict::Fail, "500")],
+        _ => vec![],
+    });
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::Analysis]);
+    assert_eq!((sim.status.canary_weight, sim.status.failed_checks), (Some(0), Some(1)));
+    sim.answer = Box::new(|s| if s == Stage::PreRollout { panic!("called twice") } else { vec![] });
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.status.canary_weight, Some(10));
 }
 
 #[test]
@@ -579,6 +598,41 @@ fn a_closed_traffic_increase_gate_holds_the_weight_without_failing() {
     sim.after(10);
     assert_eq!(sim.status.canary_weight, Some(10));
     assert_eq!(sim.status.failed_checks, Some(0));
+    let held: Vec<_> = sim.events.iter().filter(|(r, _)| *r == "WaitingTrafficIncrease").collect();
+    assert_eq!(held.len(), 1, "said once a hold: {:?}", sim.events);
+    assert_eq!(held[0].1, "Traffic increase of podinfo.test held: webhook load-test: 500 Internal Server Error");
+    assert_eq!(sim.notices.iter().filter(|n| **n == NoticeKind::Waiting).count(), 1);
+    sim.answer = pass();
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(20), "the gate opened");
+}
+
+#[test]
+fn a_muted_traffic_increase_gate_holds_without_a_notice() {
+    let mut sim =
+        Sim::initialized(hooks("{name: load-test, type: confirm-traffic-increase, url: 'http://g', muteAlert: true}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = fail_at(Stage::ConfirmTrafficIncrease);
+    sim.after(10);
+    assert!(sim.reasons().contains(&"WaitingTrafficIncrease"));
+    assert!(!sim.notices.contains(&NoticeKind::Waiting), "{:?}", sim.notices);
+}
+
+#[test]
+fn a_revision_replacing_one_under_analysis_is_announced_as_new() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.release("rev3");
+    let d = sim.after(1).clone();
+    assert_eq!(d.status.last_applied_spec.as_deref(), Some("rev3"));
+    let started: Vec<_> = d.notices.iter().filter(|n| n.kind == NoticeKind::Started).collect();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].message, "New revision rev3 of podinfo.test detected, restarting the analysis.");
+    assert!(started[0].facts.contains(&("Revision".to_owned(), "rev3".to_owned())));
 }
 
 fn hooks(yaml: &str) -> CanarySpec {
@@ -597,7 +651,7 @@ fn rollback_hooks_are_asked_each_interval_only_when_there_are_some() {
     sim.release("rev2");
     sim.after(1);
     sim.after(10);
-    assert_eq!(sim.asked, vec![Stage::Rollback, Stage::PreRollout, Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.asked, vec![Stage::Rollback, Stage::Analysis, Stage::ConfirmTrafficIncrease]);
     sim.after(2);
     assert!(sim.asked.is_empty(), "asked once an interval: {:?}", sim.asked);
     sim.after(8);
@@ -679,7 +733,13 @@ fn a_muted_gate_holds_without_a_notice() {
     sim.answer =
         Box::new(|s| if s == Stage::ConfirmRollout { vec![result("approve", Verdict::Fail, "403")] } else { vec![] });
     sim.release("rev2");
-    sim.after(1);
+    let waiting = sim.after(1).notices.clone();
+    assert_eq!(waiting[0].kind, NoticeKind::Waiting);
+    assert!(
+        waiting[0].facts.contains(&("Revision".to_owned(), "rev2".to_owned())),
+        "the release waiting, not the one running: {:?}",
+        waiting[0].facts
+    );
     sim.after(10);
     sim.after(10);
     assert_eq!(sim.notices.iter().filter(|n| **n == NoticeKind::Waiting).count(), 1, "said once");
@@ -1087,7 +1147,8 @@ fn no_data_waits_then_counts_as_a_failed_check_after_threshold_intervals() {
 #[test]
 fn outside_its_rollout_window_a_release_holds_its_weight_and_goes_on_when_the_window_opens() {
     // at(0) is 2023-11-14T22:13:20Z; the window opens at 23:00Z, at(2800), for an hour.
-    let windows = "analysisExtra: {windows: [{name: evening, schedule: '0 23 * * *', duration: 1h}]}";
+    let windows = "analysisExtra: {windows: [{name: evening, schedule: '0 23 * * *', duration: 1h}], \
+                   webhooks: [{name: acceptance, type: pre-rollout, url: 'http://tester/'}]}";
     let mut sim = Sim::initialized(spec(windows));
     sim.release("rev2");
     sim.after(1);
