@@ -438,6 +438,12 @@ impl<'i, 'a> Run<'i, 'a> {
         })
     }
 
+    /// An A/B test: iterations on the requests that match `analysis.match`.
+    fn ab_test(&self) -> bool {
+        let analysis = &self.i.spec.analysis;
+        analysis.iterations() > 0 && analysis.r#match.as_ref().is_some_and(|m| !m.is_empty())
+    }
+
     fn has_hooks(&self, kind: WebhookType) -> bool {
         self.i.spec.analysis.webhooks.iter().flatten().any(|h| h.kind() == kind)
     }
@@ -505,6 +511,19 @@ impl<'i, 'a> Run<'i, 'a> {
                 self.failed_check(pre);
                 return;
             }
+        }
+        // A/B testing: the matching requests move to the canary once its analysis starts (after
+        // the pre-rollout hooks); the first check is an interval later, on their traffic.
+        if self.ab_test() && self.d.canary_weight == 0 && self.window_open() {
+            self.set_weight(100);
+            let id = self.id();
+            self.event(
+                EventType::Normal,
+                "Advanced",
+                format!("Routing the requests that match {id}'s A/B test to the canary"),
+            );
+            self.stepped();
+            return;
         }
         let Some(analysis) = self.results(Stage::Analysis) else { return };
         self.record(analysis);

@@ -789,6 +789,48 @@ fn notices_carry_the_revision_image_failed_checks_and_duration() {
     );
 }
 
+// ---- A/B testing ----
+
+#[test]
+fn an_ab_test_sends_the_matching_requests_to_the_canary_for_its_iterations_then_promotes() {
+    let extra = "analysisExtra: {iterations: 3, match: [{headers: {x-canary: {exact: insider}}}], \
+                 webhooks: [{name: acceptance, type: pre-rollout, url: 'http://tester/'}]}";
+    let mut sim = Sim::initialized(spec(extra));
+    sim.answer =
+        Box::new(|s| if s == Stage::PreRollout { vec![result("acceptance", Verdict::Pass, "200")] } else { vec![] });
+    sim.release("rev2");
+    sim.after(1);
+    assert_eq!(sim.status.canary_weight, Some(0), "nothing moves before the analysis starts");
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::PreRollout], "the pre-rollout hooks first, no check at weight 0");
+    assert_eq!(sim.status.canary_weight, Some(100), "the matching requests go to the canary");
+    assert_eq!(sim.status.iterations, Some(0));
+    for done in 1..=2 {
+        sim.after(10);
+        assert_eq!(sim.asked, vec![Stage::Analysis]);
+        assert_eq!((sim.status.iterations, sim.status.canary_weight), (Some(done), Some(100)));
+    }
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmPromotion]);
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    sim.run_until(&[Phase::Succeeded], 10);
+    assert_eq!(sim.weights, vec![0, 100, 0], "{:?}", sim.events);
+}
+
+#[test]
+fn a_failing_ab_test_rolls_back_its_matching_requests_to_the_primary() {
+    let extra = "analysisExtra: {iterations: 5, match: [{headers: {x-canary: {exact: insider}}}]}";
+    let mut sim = Sim::initialized(spec(extra));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(100));
+    sim.answer = fail_at(Stage::Analysis);
+    sim.run_until(&[Phase::Failed], 5);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert_eq!(sim.weights, vec![0, 100, 0]);
+}
+
 // ---- manual control ----
 
 #[test]

@@ -75,12 +75,34 @@ pub fn virtual_service(canary: &Canary, canary_weight: i32) -> Result<VirtualSer
     } else {
         let weighted =
             |destination, weight| HttpRouteDestination { destination, weight: Some(weight), extra: Extra::new() };
-        spec.http = vec![HttpRoute {
-            r#match: svc.r#match.iter().flatten().map(http_match).collect(),
-            route: vec![weighted(primary, primary_weight), weighted(canary_dest, canary_weight)],
-            extra: http_options(svc),
-            ..HttpRoute::default()
-        }];
+        let service_match: Vec<Value> = svc.r#match.iter().flatten().map(http_match).collect();
+        let ab_match: Vec<Value> = canary.spec.analysis.r#match.iter().flatten().map(http_match).collect();
+        if ab_match.is_empty() {
+            spec.http = vec![HttpRoute {
+                r#match: service_match,
+                route: vec![weighted(primary, primary_weight), weighted(canary_dest, canary_weight)],
+                extra: http_options(svc),
+                ..HttpRoute::default()
+            }];
+        } else {
+            // A/B testing: the requests that match `analysis.match` are split (all to the canary
+            // during the analysis), ahead of the route that keeps every other request on the
+            // primary.
+            spec.http = vec![
+                HttpRoute {
+                    r#match: merge_matches(&ab_match, &service_match),
+                    route: vec![weighted(primary.clone(), primary_weight), weighted(canary_dest, canary_weight)],
+                    extra: http_options(svc),
+                    ..HttpRoute::default()
+                },
+                HttpRoute {
+                    r#match: service_match,
+                    route: vec![weighted(primary, 100)],
+                    extra: http_options(svc),
+                    ..HttpRoute::default()
+                },
+            ];
+        }
     }
 
     let mut metadata = owned_meta(canary, &names.apex);
@@ -139,6 +161,37 @@ fn http_match(m: &HttpMatchRequest) -> Value {
         map.values_mut().for_each(|v| *v = v.to_istio());
     }
     to_json(&m)
+}
+
+/// The A/B matches restricted to what the service's own matches allow: each A/B match combined
+/// with each service match (a request must satisfy both), as Flagger merges them. The A/B
+/// match keeps its own conditions; the service match adds the ones it lacks (map entries such
+/// as headers are merged key by key).
+fn merge_matches(ab: &[Value], service: &[Value]) -> Vec<Value> {
+    if service.is_empty() {
+        return ab.to_vec();
+    }
+    let mut merged = Vec::with_capacity(ab.len() * service.len());
+    for base in service {
+        for wanted in ab {
+            let mut m = wanted.clone();
+            if let (Some(m), Some(base)) = (m.as_object_mut(), base.as_object()) {
+                for (key, value) in base {
+                    match (m.get_mut(key), value) {
+                        (None, _) => drop(m.insert(key.clone(), value.clone())),
+                        (Some(Value::Object(mine)), Value::Object(theirs)) => {
+                            for (k, v) in theirs {
+                                mine.entry(k.clone()).or_insert_with(|| v.clone());
+                            }
+                        }
+                        (Some(_), _) => {}
+                    }
+                }
+            }
+            merged.push(m);
+        }
+    }
+    merged
 }
 
 /// The L4 part of an HTTP match (port, source labels and namespace, gateways), what a TCP
@@ -225,6 +278,69 @@ spec:
         }
         let plain = serde_json::to_value(&destination_rules(&podinfo_canary()).unwrap()[0]).unwrap();
         assert_eq!(plain["spec"], json!({"host": "podinfo-canary"}));
+    }
+
+    fn ab_canary(service_match: &str) -> Canary {
+        mk_canary(&format!(
+            "
+spec:
+  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
+  service: {{port: 9898, timeout: 5s{service_match}}}
+  analysis:
+    iterations: 5
+    match:
+    - headers: {{x-canary: {{exact: insider}}}}
+    - headers: {{cookie: {{regex: '^(.*?;)?(canary=always)(;.*)?$'}}}}
+"
+        ))
+    }
+
+    #[test]
+    fn an_ab_test_routes_the_matching_requests_ahead_of_the_primary_route() {
+        let vs = vs_json(&ab_canary(""), 100);
+        let port = json!({"number": 9898});
+        assert_eq!(
+            vs["spec"]["http"],
+            json!([
+                {
+                    "match": [
+                        {"headers": {"x-canary": {"exact": "insider"}}},
+                        {"headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}}}
+                    ],
+                    "route": [
+                        {"destination": {"host": "podinfo-primary", "port": port}, "weight": 0},
+                        {"destination": {"host": "podinfo-canary", "port": port}, "weight": 100}
+                    ],
+                    "timeout": "5s"
+                },
+                {
+                    "route": [{"destination": {"host": "podinfo-primary", "port": port}, "weight": 100}],
+                    "timeout": "5s"
+                }
+            ])
+        );
+        let names = Names::of(&ab_canary(""));
+        assert_eq!(route_weights(&virtual_service(&ab_canary(""), 100).unwrap(), &names), Some((0, 100)));
+        assert_eq!(route_weights(&virtual_service(&ab_canary(""), 0).unwrap(), &names), Some((100, 0)));
+    }
+
+    #[test]
+    fn an_ab_match_is_narrowed_by_the_service_match() {
+        let vs = vs_json(&ab_canary(", match: [{uri: {prefix: /api}, headers: {x-tenant: {exact: a}}}]"), 100);
+        assert_eq!(
+            vs["spec"]["http"][0]["match"],
+            json!([
+                {"headers": {"x-canary": {"exact": "insider"}, "x-tenant": {"exact": "a"}}, "uri": {"prefix": "/api"}},
+                {
+                    "headers": {"cookie": {"regex": "^(.*?;)?(canary=always)(;.*)?$"}, "x-tenant": {"exact": "a"}},
+                    "uri": {"prefix": "/api"}
+                }
+            ])
+        );
+        assert_eq!(
+            vs["spec"]["http"][1]["match"],
+            json!([{"uri": {"prefix": "/api"}, "headers": {"x-tenant": {"exact": "a"}}}])
+        );
     }
 
     #[test]
