@@ -67,6 +67,7 @@ pub async fn ensure_routing(
     canary: &Canary,
     world: &World,
     canary_weight: i32,
+    mirror: bool,
     route_apex: bool,
 ) -> Result<(), Error> {
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
@@ -81,7 +82,7 @@ pub async fn ensure_routing(
     }
     if route_apex {
         let want = Some((100 - canary_weight, canary_weight));
-        let vs = objects::virtual_service(canary, canary_weight).map_err(spec_error)?;
+        let vs = objects::virtual_service_mirrored(canary, canary_weight, mirror).map_err(spec_error)?;
         // Someone else moving the weights is put right even when our last write was the same.
         apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
     }

@@ -59,6 +59,7 @@ impl<'i, 'a> Run<'i, 'a> {
         let d = Decision {
             needs: None,
             canary_weight: status.canary_weight.unwrap_or(0),
+            mirror: false,
             status,
             ensure_objects: true,
             route_apex: true,
@@ -368,6 +369,7 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
         self.zero_counters();
         self.set_weight(0);
+        self.d.status.mirrored = None;
         self.d.status.checks = None;
         self.d.target = TargetScale::Up;
         // The analysis starts one interval after the canary is scaled up, as in Flagger.
@@ -436,6 +438,12 @@ impl<'i, 'a> Run<'i, 'a> {
         self.i.spec.analysis.webhooks.iter().flatten().filter(|h| h.kind() == WebhookType::PreRollout).all(|h| {
             checks.iter().any(|c| c.kind == CheckKind::Webhook && c.name == h.name && c.verdict == Verdict::Pass)
         })
+    }
+
+    /// Requests are copied to the canary (`analysis.mirror`, never with an A/B match).
+    fn mirroring(&self) -> bool {
+        let analysis = &self.i.spec.analysis;
+        analysis.mirror == Some(true) && !self.ab_test()
     }
 
     /// An A/B test: iterations on the requests that match `analysis.match`.
@@ -521,6 +529,22 @@ impl<'i, 'a> Run<'i, 'a> {
                 EventType::Normal,
                 "Advanced",
                 format!("Routing the requests that match {id}'s A/B test to the canary"),
+            );
+            self.stepped();
+            return;
+        }
+        // Mirroring: the copies start at the first step, and the canary is first judged on them
+        // an interval later (a blue/green keeps them for all its iterations; a weighted canary
+        // moves on to its first weight after one mirrored step).
+        let unmirrored = self.d.status.mirrored != Some(true) && self.d.status.iterations.unwrap_or(0) == 0;
+        if self.mirroring() && self.d.canary_weight == 0 && unmirrored && self.window_open() {
+            self.d.status.mirrored = Some(true);
+            let id = self.id();
+            let percent = self.i.spec.analysis.mirror_weight.unwrap_or(100);
+            self.event(
+                EventType::Normal,
+                "Mirroring",
+                format!("Mirroring {percent}% of {id}'s requests to the canary"),
             );
             self.stepped();
             return;
@@ -623,6 +647,10 @@ impl<'i, 'a> Run<'i, 'a> {
         }
         if !at_end {
             let Some(gate) = self.results(Stage::ConfirmTrafficIncrease) else { return };
+            // A weighted canary's mirrored step is over once it may take real requests.
+            if all_pass(gate) {
+                self.d.status.mirrored = None;
+            }
             self.record(gate);
             self.stepped();
             if !all_pass(gate) {
@@ -651,6 +679,13 @@ impl<'i, 'a> Run<'i, 'a> {
         let Some(gate) = self.results(Stage::ConfirmPromotion) else { return };
         self.record(gate);
         if all_pass(gate) {
+            if iterations > 0 && !self.ab_test() {
+                // Blue/green: every user moves to the checked version at once, and stays there
+                // while the primary takes it.
+                self.d.status.mirrored = None;
+                self.set_weight(100);
+                self.event(EventType::Normal, "Advanced", format!("Routing all traffic of {id} to the canary"));
+            }
             self.start_promotion();
         } else {
             self.stepped();
@@ -823,6 +858,7 @@ impl<'i, 'a> Run<'i, 'a> {
         let id = self.id();
         self.set_phase(Phase::Failed);
         self.set_weight(0);
+        self.d.status.mirrored = None;
         // The notice says how many checks failed: taken before the counters are zeroed.
         let mut facts = self.facts(NoticeKind::Failed);
         self.zero_counters();
@@ -919,6 +955,7 @@ impl<'i, 'a> Run<'i, 'a> {
             conditions::set(&mut self.d.status, PROMOTED, truth, reason, &message, self.i.now);
         }
         self.d.status.observed_generation = self.i.generation;
+        self.d.mirror = self.d.status.mirrored == Some(true);
         if phase.is_active() || phase == Phase::Initializing {
             self.requeue(parse_interval(self.i.spec));
         }

@@ -129,6 +129,8 @@ pub struct Decision {
     pub status: CanaryStatus,
     /// Canary weight to put on the routes (the primary gets the rest).
     pub canary_weight: i32,
+    /// Whether the routes also copy requests to the canary (mirroring).
+    pub mirror: bool,
     /// Whether to write Fledge's objects (Services, routes, ...); false while suspended.
     pub ensure_objects: bool,
     /// Whether the apex Service and the VirtualService are written; false while the primary is

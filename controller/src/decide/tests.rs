@@ -360,7 +360,65 @@ fn iterations_count_instead_of_weights() {
     assert_eq!(sim.status.phase, Phase::Progressing);
     sim.after(10);
     assert_eq!(sim.status.phase, Phase::Promoting);
-    assert_eq!(sim.weights, vec![0]);
+    assert_eq!(sim.weights, vec![0, 100], "blue/green: users stay on the primary, then all switch at once");
+    assert!(sim.events.iter().any(|(_, m)| m == "Routing all traffic of podinfo.test to the canary"));
+    sim.run_until(&[Phase::Succeeded], 10);
+    assert_eq!(sim.weights, vec![0, 100, 0], "and back to the primary once it runs the new version");
+}
+
+// ---- mirroring ----
+
+#[test]
+fn a_mirrored_blue_green_copies_requests_for_all_its_iterations_then_switches() {
+    let mut sim =
+        Sim::initialized(spec("analysisExtra: {iterations: 2, stepWeight: null, mirror: true, mirrorWeight: 50}"));
+    sim.release("rev2");
+    sim.after(1);
+    assert!(!sim.last.as_ref().unwrap().mirror, "nothing is copied before the analysis starts");
+    sim.after(10);
+    assert!(sim.last.as_ref().unwrap().mirror);
+    assert!(sim.asked.is_empty(), "the first check is on the copies, an interval later: {:?}", sim.asked);
+    assert!(sim.events.iter().any(|(_, m)| m == "Mirroring 50% of podinfo.test's requests to the canary"));
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis]);
+    assert_eq!((sim.status.iterations, sim.status.mirrored), (Some(1), Some(true)));
+    assert_eq!(sim.status.canary_weight, Some(0), "users stay on the primary");
+    sim.after(10);
+    let d = sim.last.clone().unwrap();
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!((d.canary_weight, d.mirror), (100, false), "all users switch to the checked version");
+    sim.run_until(&[Phase::Succeeded], 10);
+    assert_eq!(sim.weights, vec![0, 100, 0]);
+}
+
+#[test]
+fn a_mirrored_weighted_canary_takes_one_mirrored_step_before_its_first_weight() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {mirror: true}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert!(sim.last.as_ref().unwrap().mirror);
+    assert_eq!(sim.status.canary_weight, Some(0));
+    sim.after(10);
+    let d = sim.last.clone().unwrap();
+    assert_eq!((d.canary_weight, d.mirror), (10, false), "then weights, without copies");
+    assert_eq!(sim.status.mirrored, None);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(20));
+    assert!(!sim.last.as_ref().unwrap().mirror, "the mirrored step is taken once");
+}
+
+#[test]
+fn a_mirrored_canary_failing_on_the_copies_rolls_back_without_users_ever_on_it() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {iterations: 5, stepWeight: null, mirror: true}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = fail_at(Stage::Analysis);
+    sim.run_until(&[Phase::Failed], 5);
+    let d = sim.last.clone().unwrap();
+    assert_eq!((d.canary_weight, d.mirror, sim.status.mirrored), (0, false, None));
+    assert_eq!(sim.weights, vec![0], "no user request ever went to the canary");
 }
 
 // ---- failures ----

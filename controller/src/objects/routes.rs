@@ -5,7 +5,8 @@ use super::{Names, ObjectError, non_empty, owned_meta};
 use fledge_crds::canary::{Canary, CanaryService};
 use fledge_crds::istio::{
     CorsPolicy, Destination, DestinationRule, DestinationRuleSpec, Extra, HttpMatchRequest, HttpRewrite, HttpRoute,
-    HttpRouteDestination, PortSelector, RouteDestination, StringMatch, TcpRoute, VirtualService, VirtualServiceSpec,
+    HttpRouteDestination, Percent, PortSelector, RouteDestination, StringMatch, TcpRoute, VirtualService,
+    VirtualServiceSpec,
 };
 use serde_json::{Map, Value};
 
@@ -35,6 +36,17 @@ pub fn destination_rules(canary: &Canary) -> Result<Vec<DestinationRule>, Object
 /// `appProtocol: tcp` it is one TCP route instead, matching on the L4 parts of the match.
 /// The labels and annotations of `spec.service.apex` go on it, as on the apex Service.
 pub fn virtual_service(canary: &Canary, canary_weight: i32) -> Result<VirtualService, ObjectError> {
+    virtual_service_mirrored(canary, canary_weight, false)
+}
+
+/// [`virtual_service`], with `mirror`: the weighted route also copies `analysis.mirrorWeight`
+/// percent (default 100) of its requests to the canary, whose answers Envoy discards. TCP
+/// routes cannot mirror and are written without it.
+pub fn virtual_service_mirrored(
+    canary: &Canary,
+    canary_weight: i32,
+    mirror: bool,
+) -> Result<VirtualService, ObjectError> {
     let svc = canary.spec.service.as_ref().ok_or(ObjectError::MissingService)?;
     let port =
         u32::try_from(svc.port).ok().filter(|p| (1..=65535).contains(p)).ok_or(ObjectError::InvalidPort(svc.port))?;
@@ -78,9 +90,12 @@ pub fn virtual_service(canary: &Canary, canary_weight: i32) -> Result<VirtualSer
         let service_match: Vec<Value> = svc.r#match.iter().flatten().map(http_match).collect();
         let ab_match: Vec<Value> = canary.spec.analysis.r#match.iter().flatten().map(http_match).collect();
         if ab_match.is_empty() {
+            let percent = canary.spec.analysis.mirror_weight.filter(|w| (0..=100).contains(w)).unwrap_or(100);
             spec.http = vec![HttpRoute {
                 r#match: service_match,
-                route: vec![weighted(primary, primary_weight), weighted(canary_dest, canary_weight)],
+                route: vec![weighted(primary, primary_weight), weighted(canary_dest.clone(), canary_weight)],
+                mirror: mirror.then_some(canary_dest),
+                mirror_percentage: mirror.then_some(Percent { value: f64::from(percent) }),
                 extra: http_options(svc),
                 ..HttpRoute::default()
             }];
@@ -322,6 +337,33 @@ spec:
         let names = Names::of(&ab_canary(""));
         assert_eq!(route_weights(&virtual_service(&ab_canary(""), 100).unwrap(), &names), Some((0, 100)));
         assert_eq!(route_weights(&virtual_service(&ab_canary(""), 0).unwrap(), &names), Some((100, 0)));
+    }
+
+    #[test]
+    fn a_mirrored_route_copies_the_mirror_weight_to_the_canary() {
+        let canary = mk_canary(
+            "
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis: {iterations: 5, mirror: true, mirrorWeight: 40}
+",
+        );
+        let vs = serde_json::to_value(virtual_service_mirrored(&canary, 0, true).unwrap()).unwrap();
+        let port = json!({"number": 9898});
+        assert_eq!(
+            vs["spec"]["http"],
+            json!([{
+                "route": [
+                    {"destination": {"host": "podinfo-primary", "port": port}, "weight": 100},
+                    {"destination": {"host": "podinfo-canary", "port": port}, "weight": 0}
+                ],
+                "mirror": {"host": "podinfo-canary", "port": port},
+                "mirrorPercentage": {"value": 40.0}
+            }])
+        );
+        let plain = serde_json::to_value(virtual_service_mirrored(&canary, 0, false).unwrap()).unwrap();
+        assert_eq!(plain["spec"]["http"][0].get("mirror"), None);
     }
 
     #[test]

@@ -140,6 +140,11 @@ pub struct CanaryStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_data_intervals: Option<i32>,
 
+    /// Fledge: the routes copy requests to the canary now (a mirrored blue/green, or the
+    /// mirrored first step of a weighted canary with `analysis.mirror`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrored: Option<bool>,
+
     /// Fledge: the latest result of every check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
