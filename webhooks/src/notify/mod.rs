@@ -226,7 +226,7 @@ mod tests {
             ("https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/***"),
             ("https://discord.com/api/webhooks/1/abc", "https://discord.com/***"),
             ("https://chat.googleapis.com/v1/spaces/S/messages?key=K&token=T", "https://chat.googleapis.com/***"),
-            ("https://x.logic.azure.com:443/workflows/1/triggers?sig=S", "https://x.logic.azure.com:443/***"),
+            ("https://x.logic.azure.com:443/workflows/1/triggers?sig=S", "https://x.logic.azure.com/***"),
             ("http://u:p@hooks:8080/x", "http://***@hooks:8080/***"),
             ("http://hooks:8080?token=T", "http://hooks:8080/***"),
             ("http://hooks:8080/", "http://hooks:8080/"),
