@@ -6,6 +6,7 @@ use crate::decide::TargetScale;
 use crate::error::Error;
 use crate::objects::{self, FIELD_MANAGER, Names};
 use crate::observe::{ANNOTATION_REVISION, World};
+use crate::takeover::{self, Takeover};
 use fledge_crds::canary::{Canary, CanaryStatus};
 use fledge_crds::istio::{DestinationRule, VirtualService};
 use k8s_openapi::NamespaceResourceScope;
@@ -62,6 +63,7 @@ fn always<K>(_: &K) -> bool {
 
 /// The Services, DestinationRules, VirtualService (at `canary_weight`) and primary autoscaler;
 /// without `route_apex`, not the apex Service and the VirtualService, which send users' traffic.
+/// Returns what writing the VirtualService took over or put back, for events.
 pub async fn ensure_routing(
     client: &Client,
     canary: &Canary,
@@ -69,7 +71,7 @@ pub async fn ensure_routing(
     canary_weight: i32,
     mirror: bool,
     route_apex: bool,
-) -> Result<(), Error> {
+) -> Result<Takeover, Error> {
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
     let names = Names::of(canary);
     for service in objects::services(canary, &world.selector, &world.target).map_err(spec_error)? {
@@ -80,16 +82,22 @@ pub async fn ensure_routing(
     for rule in objects::destination_rules(canary).map_err(spec_error)? {
         apply::<DestinationRule>(client, rule, always).await?;
     }
+    let mut found = Takeover::default();
     if route_apex {
         let want = Some((100 - canary_weight, canary_weight));
-        let vs = objects::virtual_service_mirrored(canary, canary_weight, mirror).map_err(spec_error)?;
+        let last = canary.status.as_ref().and_then(|s| s.canary_weight).unwrap_or(0);
+        found = takeover::inspect(canary, world.virtual_service.as_ref(), last, canary_weight);
+        let mut vs = objects::virtual_service_mirrored(canary, canary_weight, mirror).map_err(spec_error)?;
+        if let Some(original) = &found.original {
+            vs.annotations_mut().insert(takeover::ANNOTATION_ORIGINAL.to_owned(), original.clone());
+        }
         // Someone else moving the weights is put right even when our last write was the same.
         apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
     }
     if let Some(hpa) = &world.target_hpa {
         apply::<HorizontalPodAutoscaler>(client, objects::primary_hpa(canary, hpa), always).await?;
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Copy the target (and the configs it uses) into the primary, marked with the revision.

@@ -20,6 +20,7 @@ pub mod revert;
 pub mod revision;
 pub mod run;
 pub mod server;
+pub mod takeover;
 pub mod telemetry;
 pub mod webhook_checks;
 pub mod workload;

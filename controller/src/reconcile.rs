@@ -175,7 +175,13 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
         if d.promote_primary {
             act::promote_primary(client, canary, world).await?;
         }
-        act::ensure_routing(client, canary, world, d.canary_weight, d.mirror, d.route_apex).await?;
+        let found = act::ensure_routing(client, canary, world, d.canary_weight, d.mirror, d.route_apex).await?;
+        if let Some(message) = found.taken {
+            publish(ctx, canary, EventType::Normal, "TookOver", &message).await;
+        }
+        if let Some(message) = found.drift {
+            publish(ctx, canary, EventType::Warning, "RoutesRestored", &message).await;
+        }
         act::scale_target(client, world, d.target).await?;
     }
     // Events, notices and post-rollout hooks describe the Canary as decided: the phase it is

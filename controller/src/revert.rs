@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::objects::{self, Names};
 use crate::observe;
 use crate::reconcile::{Context, publish};
+use crate::takeover;
 use crate::workload;
 use fledge_crds::canary::{Canary, ConditionStatus, Phase};
 use fledge_crds::istio::VirtualService;
@@ -123,6 +124,12 @@ async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World
             spec.selector = Some([(world.selector.0.clone(), world.selector.1.clone())].into());
         }
         act::apply::<Service>(client, apex, |_| true).await?;
+    }
+    // A VirtualService that existed before the Canary goes back to what it was.
+    if let Some(live) = &world.virtual_service
+        && takeover::restore(client, live).await?
+    {
+        return Ok(());
     }
     let mut vs = objects::virtual_service(canary, 0).map_err(spec_error)?;
     for route in &mut vs.spec.http {
