@@ -68,10 +68,10 @@ pub async fn ensure_routing(
     client: &Client,
     canary: &Canary,
     world: &World,
-    canary_weight: i32,
-    mirror: bool,
+    routing: &objects::Routing,
     route_apex: bool,
 ) -> Result<Takeover, Error> {
+    let canary_weight = routing.canary_weight;
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
     let names = Names::of(canary);
     for service in objects::services(canary, &world.selector, &world.target).map_err(spec_error)? {
@@ -87,7 +87,7 @@ pub async fn ensure_routing(
         let want = Some((100 - canary_weight, canary_weight));
         let last = canary.status.as_ref().and_then(|s| s.canary_weight).unwrap_or(0);
         found = takeover::inspect(canary, world.virtual_service.as_ref(), last, canary_weight);
-        let mut vs = objects::virtual_service_mirrored(canary, canary_weight, mirror).map_err(spec_error)?;
+        let mut vs = objects::virtual_service_routed(canary, routing).map_err(spec_error)?;
         if let Some(original) = &found.original {
             vs.annotations_mut().insert(takeover::ANNOTATION_ORIGINAL.to_owned(), original.clone());
         }

@@ -175,7 +175,8 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
         if d.promote_primary {
             act::promote_primary(client, canary, world).await?;
         }
-        let found = act::ensure_routing(client, canary, world, d.canary_weight, d.mirror, d.route_apex).await?;
+        let routing = crate::objects::Routing::of(&d.status, d.canary_weight, d.mirror);
+        let found = act::ensure_routing(client, canary, world, &routing, d.route_apex).await?;
         if let Some(message) = found.taken {
             publish(ctx, canary, EventType::Normal, "TookOver", &message).await;
         }

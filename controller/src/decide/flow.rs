@@ -371,6 +371,7 @@ impl<'i, 'a> Run<'i, 'a> {
         self.set_weight(0);
         self.d.status.mirrored = None;
         self.d.status.checks = None;
+        self.new_cookies();
         self.d.target = TargetScale::Up;
         // The analysis starts one interval after the canary is scaled up, as in Flagger.
         self.stepped();
@@ -438,6 +439,36 @@ impl<'i, 'a> Run<'i, 'a> {
         self.i.spec.analysis.webhooks.iter().flatten().filter(|h| h.kind() == WebhookType::PreRollout).all(|h| {
             checks.iter().any(|c| c.kind == CheckKind::Webhook && c.name == h.name && c.verdict == Verdict::Pass)
         })
+    }
+
+    /// Session affinity of a weighted canary: fresh cookies for the run that starts. Users who
+    /// hold the cookie of an earlier run get it expired.
+    fn new_cookies(&mut self) {
+        let status = &mut self.d.status;
+        let affinity =
+            self.i.spec.analysis.session_affinity.as_ref().filter(|_| self.i.spec.analysis.iterations() == 0);
+        let Some(affinity) = affinity else {
+            status.session_affinity_cookie = None;
+            status.primary_session_affinity_cookie = None;
+            status.previous_session_affinity_cookie = None;
+            return;
+        };
+        if let Some(old) = status.session_affinity_cookie.take() {
+            status.previous_session_affinity_cookie = Some(old);
+        }
+        let token = cookie_token(self.i.namespace, self.i.name, &self.i.observed.revision, self.i.now);
+        status.session_affinity_cookie = Some(format!("{}={token}", affinity.cookie_name));
+        status.primary_session_affinity_cookie =
+            affinity.primary_cookie_name.as_ref().filter(|n| !n.is_empty()).map(|name| format!("{name}={token}"));
+    }
+
+    /// The run is over: its cookie is the previous one, expired on its holders' next request.
+    fn end_cookies(&mut self) {
+        let status = &mut self.d.status;
+        if let Some(old) = status.session_affinity_cookie.take() {
+            status.previous_session_affinity_cookie = Some(old);
+        }
+        status.primary_session_affinity_cookie = None;
     }
 
     /// Requests are copied to the canary (`analysis.mirror`, never with an A/B match).
@@ -840,6 +871,7 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.status.last_promoted_spec = self.d.status.last_applied_spec.clone();
         self.d.status.failed_checks = Some(0);
         self.d.post_rollout = true;
+        self.end_cookies();
         self.event(EventType::Normal, "Promoted", format!("Promotion completed! Scaling down {id}"));
         let what = self.revision_shown(self.d.status.last_promoted_spec.as_deref().unwrap_or_default());
         let took = self.facts(NoticeKind::Promoted).into_iter().find(|(k, _)| k == "Duration");
@@ -859,6 +891,7 @@ impl<'i, 'a> Run<'i, 'a> {
         self.set_phase(Phase::Failed);
         self.set_weight(0);
         self.d.status.mirrored = None;
+        self.end_cookies();
         // The notice says how many checks failed: taken before the counters are zeroed.
         let mut facts = self.facts(NoticeKind::Failed);
         self.zero_counters();
@@ -975,6 +1008,13 @@ pub(super) fn next_weight(spec: &fledge_crds::canary::CanarySpec, current: i32) 
         },
     };
     next.min(max).clamp(0, 100)
+}
+
+/// A cookie value unique to one run: a hash of the Canary, the revision and the start.
+fn cookie_token(namespace: &str, name: &str, revision: &str, now: k8s_openapi::jiff::Timestamp) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(format!("{namespace}/{name}/{revision}/{}", now.as_millisecond()).as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// `1h 2m 3s`, `2m 5s`, `40s`: how long, for people.

@@ -889,6 +889,32 @@ fn a_failing_ab_test_rolls_back_its_matching_requests_to_the_primary() {
     assert_eq!(sim.weights, vec![0, 100, 0]);
 }
 
+// ---- session affinity ----
+
+#[test]
+fn each_run_has_its_own_affinity_cookie_expired_when_the_run_ends() {
+    let extra = "analysisExtra: {sessionAffinity: {cookieName: flagger-cookie, primaryCookieName: primary-cookie}}";
+    let mut sim = Sim::initialized(spec(extra));
+    sim.release("rev2");
+    sim.after(1);
+    let cookie = sim.status.session_affinity_cookie.clone().expect("a cookie for the run");
+    let token = cookie.strip_prefix("flagger-cookie=").expect(&cookie);
+    assert_eq!(token.len(), 16, "{cookie}");
+    assert_eq!(sim.status.primary_session_affinity_cookie, Some(format!("primary-cookie={token}")));
+    sim.run_until(&[Phase::Succeeded], 20);
+    assert_eq!(sim.status.session_affinity_cookie, None);
+    assert_eq!(sim.status.primary_session_affinity_cookie, None);
+    assert_eq!(sim.status.previous_session_affinity_cookie, Some(cookie.clone()), "expired on its next use");
+
+    sim.release("rev3");
+    sim.after(1);
+    let next = sim.status.session_affinity_cookie.clone().unwrap();
+    assert_ne!(next, cookie, "a new run, a new cookie");
+    sim.answer = fail_at(Stage::Analysis);
+    sim.run_until(&[Phase::Failed], 10);
+    assert_eq!(sim.status.previous_session_affinity_cookie, Some(next));
+}
+
 // ---- manual control ----
 
 #[test]

@@ -14,7 +14,7 @@ pub use configs::{
     referenced_configs, secret_hash, tracked_config_key,
 };
 pub use primary::{primary_deployment, selector_label};
-pub use routes::{destination_rules, route_weights, virtual_service, virtual_service_mirrored};
+pub use routes::{Routing, destination_rules, route_weights, virtual_service, virtual_service_routed};
 pub use services::services;
 
 use fledge_crds::canary::Canary;

@@ -36,17 +36,43 @@ pub fn destination_rules(canary: &Canary) -> Result<Vec<DestinationRule>, Object
 /// `appProtocol: tcp` it is one TCP route instead, matching on the L4 parts of the match.
 /// The labels and annotations of `spec.service.apex` go on it, as on the apex Service.
 pub fn virtual_service(canary: &Canary, canary_weight: i32) -> Result<VirtualService, ObjectError> {
-    virtual_service_mirrored(canary, canary_weight, false)
+    virtual_service_routed(canary, &Routing { canary_weight, ..Routing::default() })
 }
 
-/// [`virtual_service`], with `mirror`: the weighted route also copies `analysis.mirrorWeight`
-/// percent (default 100) of its requests to the canary, whose answers Envoy discards. TCP
-/// routes cannot mirror and are written without it.
-pub fn virtual_service_mirrored(
-    canary: &Canary,
-    canary_weight: i32,
-    mirror: bool,
-) -> Result<VirtualService, ObjectError> {
+/// How the apex's traffic is routed at one moment of a rollout.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routing {
+    /// Percent of the requests (of the A/B matches, for an A/B test) to the canary.
+    pub canary_weight: i32,
+    /// The weighted route also copies `analysis.mirrorWeight` percent (default 100) of its
+    /// requests to the canary, whose answers Envoy discards. TCP routes cannot mirror.
+    pub mirror: bool,
+    /// Session affinity of the current run: `<cookieName>=<value>`, given to users sent to the
+    /// canary, whose later requests then go to the canary.
+    pub cookie: Option<String>,
+    /// `<primaryCookieName>=<value>`, given to users sent to the primary.
+    pub primary_cookie: Option<String>,
+    /// The cookie of the previous run, expired (`Max-Age=-1`) when its holders come back.
+    pub expired_cookie: Option<String>,
+}
+
+impl Routing {
+    /// The routing a status describes (what was decided, written before it).
+    pub fn of(status: &fledge_crds::canary::CanaryStatus, canary_weight: i32, mirror: bool) -> Self {
+        Self {
+            canary_weight,
+            mirror,
+            cookie: status.session_affinity_cookie.clone(),
+            primary_cookie: status.primary_session_affinity_cookie.clone(),
+            expired_cookie: status.previous_session_affinity_cookie.clone(),
+        }
+    }
+}
+
+/// [`virtual_service`] for a [`Routing`]: mirroring and session affinity as well as weights.
+pub fn virtual_service_routed(canary: &Canary, routing: &Routing) -> Result<VirtualService, ObjectError> {
+    let canary_weight = routing.canary_weight;
+    let mirror = routing.mirror;
     let svc = canary.spec.service.as_ref().ok_or(ObjectError::MissingService)?;
     let port =
         u32::try_from(svc.port).ok().filter(|p| (1..=65535).contains(p)).ok_or(ObjectError::InvalidPort(svc.port))?;
@@ -91,14 +117,45 @@ pub fn virtual_service_mirrored(
         let ab_match: Vec<Value> = canary.spec.analysis.r#match.iter().flatten().map(http_match).collect();
         if ab_match.is_empty() {
             let percent = canary.spec.analysis.mirror_weight.filter(|w| (0..=100).contains(w)).unwrap_or(100);
-            spec.http = vec![HttpRoute {
+            let affinity = canary.spec.analysis.session_affinity.as_ref().filter(|_| canary_weight > 0);
+            let mut to_primary = weighted(primary.clone(), primary_weight);
+            let mut to_canary = weighted(canary_dest.clone(), canary_weight);
+            let mut routes = Vec::new();
+            if let (Some(affinity), Some(cookie)) = (affinity, &routing.cookie) {
+                // A user who landed on the canary carries its cookie and stays there.
+                let sticky = HttpRoute {
+                    r#match: merge_matches(&[cookie_match(cookie)], &service_match),
+                    route: vec![weighted(canary_dest.clone(), 100)],
+                    extra: http_options(svc),
+                    ..HttpRoute::default()
+                };
+                routes.push(sticky);
+                set_cookie(&mut to_canary, &cookie_header(cookie, affinity, affinity.max_age()));
+                if let Some(cookie) = &routing.primary_cookie {
+                    set_cookie(&mut to_primary, &cookie_header(cookie, affinity, affinity.max_age()));
+                }
+            } else if let (Some(affinity), Some(cookie), 0) =
+                (canary.spec.analysis.session_affinity.as_ref(), &routing.expired_cookie, canary_weight)
+            {
+                // The run is over: its cookie is expired on its holders' next request.
+                let mut expire = weighted(primary.clone(), 100);
+                set_cookie(&mut expire, &cookie_header(cookie, affinity, -1));
+                routes.push(HttpRoute {
+                    r#match: merge_matches(&[cookie_match(cookie)], &service_match),
+                    route: vec![expire],
+                    extra: http_options(svc),
+                    ..HttpRoute::default()
+                });
+            }
+            routes.push(HttpRoute {
                 r#match: service_match,
-                route: vec![weighted(primary, primary_weight), weighted(canary_dest.clone(), canary_weight)],
+                route: vec![to_primary, to_canary],
                 mirror: mirror.then_some(canary_dest),
                 mirror_percentage: mirror.then_some(Percent { value: f64::from(percent) }),
                 extra: http_options(svc),
                 ..HttpRoute::default()
-            }];
+            });
+            spec.http = routes;
         } else {
             // A/B testing: the requests that match `analysis.match` are split (all to the canary
             // during the analysis), ahead of the route that keeps every other request on the
@@ -176,6 +233,52 @@ fn http_match(m: &HttpMatchRequest) -> Value {
         map.values_mut().for_each(|v| *v = v.to_istio());
     }
     to_json(&m)
+}
+
+/// A match on a request carrying `cookie` (`name=value`) among its cookies.
+fn cookie_match(cookie: &str) -> Value {
+    let regex = format!("^(.*?; ?)?({})(;.*)?$", regex_escape(cookie));
+    serde_json::json!({"headers": {"cookie": {"regex": regex}}})
+}
+
+/// `text` as a literal in an RE2 expression.
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The `Set-Cookie` value for `cookie` (`name=value`) with the attributes of `affinity` and a
+/// lifetime of `max_age` seconds (`-1` expires it).
+fn cookie_header(cookie: &str, affinity: &fledge_crds::canary::SessionAffinity, max_age: i64) -> String {
+    let mut header = format!("{cookie}; Max-Age={max_age}");
+    if let Some(domain) = affinity.domain.as_deref().filter(|d| !d.is_empty()) {
+        header.push_str(&format!("; Domain={domain}"));
+    }
+    if let Some(path) = affinity.path.as_deref().filter(|p| !p.is_empty()) {
+        header.push_str(&format!("; Path={path}"));
+    }
+    if let Some(same_site) = affinity.same_site {
+        header.push_str(&format!("; SameSite={same_site:?}"));
+    }
+    for (set, flag) in
+        [(affinity.secure, "Secure"), (affinity.http_only, "HttpOnly"), (affinity.partitioned, "Partitioned")]
+    {
+        if set == Some(true) {
+            header.push_str(&format!("; {flag}"));
+        }
+    }
+    header
+}
+
+/// Add a `Set-Cookie` response header to the answers of a destination.
+fn set_cookie(destination: &mut HttpRouteDestination, value: &str) {
+    destination.extra.insert("headers".into(), serde_json::json!({"response": {"add": {"Set-Cookie": value}}}));
 }
 
 /// The A/B matches restricted to what the service's own matches allow: each A/B match combined
@@ -349,7 +452,10 @@ spec:
   analysis: {iterations: 5, mirror: true, mirrorWeight: 40}
 ",
         );
-        let vs = serde_json::to_value(virtual_service_mirrored(&canary, 0, true).unwrap()).unwrap();
+        let vs = serde_json::to_value(
+            virtual_service_routed(&canary, &Routing { mirror: true, ..Routing::default() }).unwrap(),
+        )
+        .unwrap();
         let port = json!({"number": 9898});
         assert_eq!(
             vs["spec"]["http"],
@@ -362,8 +468,70 @@ spec:
                 "mirrorPercentage": {"value": 40.0}
             }])
         );
-        let plain = serde_json::to_value(virtual_service_mirrored(&canary, 0, false).unwrap()).unwrap();
+        let plain = serde_json::to_value(virtual_service_routed(&canary, &Routing::default()).unwrap()).unwrap();
         assert_eq!(plain["spec"]["http"][0].get("mirror"), None);
+    }
+
+    fn sticky_canary() -> Canary {
+        mk_canary(
+            "
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis:
+    stepWeight: 10
+    sessionAffinity: {cookieName: flagger-cookie, primaryCookieName: primary-cookie, maxAge: 21600, path: /, httpOnly: true, sameSite: Lax}
+",
+        )
+    }
+
+    #[test]
+    fn session_affinity_keeps_a_user_on_the_canary_and_expires_the_cookie_after_the_run() {
+        let routing = Routing {
+            canary_weight: 10,
+            cookie: Some("flagger-cookie=a1b2".into()),
+            primary_cookie: Some("primary-cookie=a1b2".into()),
+            ..Routing::default()
+        };
+        let vs = serde_json::to_value(virtual_service_routed(&sticky_canary(), &routing).unwrap()).unwrap();
+        let port = json!({"number": 9898});
+        let attributes = "Max-Age=21600; Path=/; SameSite=Lax; HttpOnly";
+        assert_eq!(
+            vs["spec"]["http"],
+            json!([
+                {
+                    "match": [{"headers": {"cookie": {"regex": "^(.*?; ?)?(flagger-cookie=a1b2)(;.*)?$"}}}],
+                    "route": [{"destination": {"host": "podinfo-canary", "port": port}, "weight": 100}]
+                },
+                {
+                    "route": [
+                        {
+                            "destination": {"host": "podinfo-primary", "port": port}, "weight": 90,
+                            "headers": {"response": {"add": {"Set-Cookie": format!("primary-cookie=a1b2; {attributes}")}}}
+                        },
+                        {
+                            "destination": {"host": "podinfo-canary", "port": port}, "weight": 10,
+                            "headers": {"response": {"add": {"Set-Cookie": format!("flagger-cookie=a1b2; {attributes}")}}}
+                        }
+                    ]
+                }
+            ])
+        );
+        let names = Names::of(&sticky_canary());
+        let written = virtual_service_routed(&sticky_canary(), &routing).unwrap();
+        assert_eq!(route_weights(&written, &names), Some((90, 10)), "read from the weighted route");
+
+        let after = Routing { expired_cookie: Some("flagger-cookie=a1b2".into()), ..Routing::default() };
+        let vs = serde_json::to_value(virtual_service_routed(&sticky_canary(), &after).unwrap()).unwrap();
+        assert_eq!(
+            vs["spec"]["http"][0]["route"],
+            json!([{
+                "destination": {"host": "podinfo-primary", "port": port}, "weight": 100,
+                "headers": {"response": {"add": {"Set-Cookie": "flagger-cookie=a1b2; Max-Age=-1; Path=/; SameSite=Lax; HttpOnly"}}}
+            }])
+        );
+        assert_eq!(vs["spec"]["http"][1]["route"][1]["weight"], 0);
+        assert_eq!(vs["spec"]["http"][1]["route"][1].get("headers"), None, "nobody gets a cookie at weight 0");
     }
 
     #[test]
