@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{client, eventually, events, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
+use common::{client, events, eventually, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
 use fledge_crds::canary::{Canary, Phase};
 use fledge_crds::istio::VirtualService;
 use fledge_e2e::controller::ControllerProcess;
