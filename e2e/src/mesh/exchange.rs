@@ -1,5 +1,6 @@
-//! One request end to end: routed by the sender's sidecar, answered by a pod (with Istio's retries), copied to
-//! a mirror, and reported by every sidecar on the way as metrics and access log lines.
+//! One request end to end: routed by the sender's sidecar, its headers changed as the route says, answered by a
+//! pod (with Istio's retries), copied to a mirror, and reported by every sidecar on the way as metrics and access
+//! log lines; the response reaches the sender with the route's response headers.
 
 use super::Snapshot;
 use super::access_log::{Entry, Format};
@@ -79,6 +80,16 @@ pub(super) fn exchange(
     let routed = ctx.routes.route(ctx.snapshot, req, rng)?;
     // A sidecar gives every request an id when the client did not.
     let request_id = req.headers.get("x-request-id").cloned().unwrap_or_else(|| uuid(rng));
+    // The router changes the request's headers in place after matching, so every log line on the way (the
+    // sender's included) and the mirror see the changed request.
+    let upstream = (!routed.headers.is_empty()).then(|| {
+        let mut upstream = req.clone();
+        for m in &routed.headers {
+            m.request.apply_to_request(&mut upstream.headers);
+        }
+        upstream
+    });
+    let req = upstream.as_ref().unwrap_or(req);
     let hop = Hop { req, request_id, remote: format!("{}:{}", req.source.ip, ephemeral_port(rng)) };
     let mut outcome = Outcome {
         status: 0,
@@ -90,6 +101,7 @@ pub(super) fn exchange(
         destination: None,
         mirror: None,
         duration_ms: 0,
+        response_headers: Vec::new(),
         logs: Vec::new(),
     };
     match &routed.decision {
@@ -98,6 +110,10 @@ pub(super) fn exchange(
             local_reply(ctx, &hop, &routed, Flag::NoClusterFound, None, at, rng, &mut outcome)
         }
         Decision::Forward(forward) => self::forward(ctx, &hop, &routed, forward, at, rng, &mut outcome),
+    }
+    // Envoy adds the route's response headers to upstream answers and to its own replies once a route is chosen.
+    for m in &routed.headers {
+        m.response.apply_to_response(&mut outcome.response_headers);
     }
     Ok(outcome)
 }

@@ -2,9 +2,14 @@
 //! requests, like Flagger's load tester running `hey`.
 //!
 //! The value is `<url> rps=<n> [header=<name>:<value>]... [cookie=<name>=<value>]... [share=<0..1>]
-//! [path=<path>] [method=<METHOD>]`, one target per line. `header` and `cookie` are carried by a `share` of the
-//! requests (all of them when `share` is absent), e.g. `http://podinfo.test:9898/ rps=50 header=x-canary:insider
+//! [path=<path>] [method=<METHOD>] [jar]`, one target per line. `header` and `cookie` are carried by a `share` of
+//! the requests (all of them when `share` is absent), e.g. `http://podinfo.test:9898/ rps=50 header=x-canary:insider
 //! share=0.1` sends 50 requests a second of which 10% carry `x-canary: insider`. `path` replaces the URL's path.
+//!
+//! `jar` makes the target one browser: it keeps the cookies its responses set (`Set-Cookie`, honouring `Max-Age`)
+//! and sends them on every later request, after its `cookie=` ones, in one `cookie` header (see
+//! [`super::cookies`]). E.g. `http://podinfo.test:9898/ rps=20 path=/sticky jar` follows a session affinity
+//! cookie; its `path` tells its requests apart in the access logs.
 
 use super::annotations::{self, AnnotationError, LOAD};
 use super::workload::{is_ready, is_running};
@@ -34,6 +39,8 @@ pub struct LoadSpec {
     pub cookies: Vec<(String, String)>,
     /// Share of the requests carrying `headers` and `cookies`.
     pub share: f64,
+    /// Whether the stream keeps the cookies it is given and sends them back, like one browser.
+    pub jar: bool,
 }
 
 /// Whether the pod sends its load now: phase `Running` and condition `Ready`.
@@ -74,9 +81,16 @@ fn parse(text: &str) -> Result<LoadSpec, String> {
         headers: Vec::new(),
         cookies: Vec::new(),
         share: 1.0,
+        jar: false,
     };
     let (mut rps, mut share, mut path, mut method) = (None, None, None, None);
     for word in words {
+        if word == "jar" {
+            if std::mem::replace(&mut spec.jar, true) {
+                return Err("jar is given twice".into());
+            }
+            continue;
+        }
         let (key, value) = word.split_once('=').ok_or_else(|| format!("{word:?} is not <key>=<value>"))?;
         let once = |slot: &Option<String>| match slot {
             Some(_) => Err(format!("{key} is given twice")),
@@ -89,7 +103,12 @@ fn parse(text: &str) -> Result<LoadSpec, String> {
             "method" => method = once(&method)?,
             "header" => spec.headers.push(parse_header(value)?),
             "cookie" => spec.cookies.push(parse_cookie(value)?),
-            _ => return Err(format!("unknown key {key:?}; known: rps, header, cookie, share, path, method")),
+            "jar" => return Err(format!("jar is a flag without a value: write jar, not jar={value}")),
+            _ => {
+                return Err(format!(
+                    "unknown key {key:?}; known: rps, header, cookie, share, path, method (and the flag jar)"
+                ));
+            }
         }
     }
     let rps = rps.ok_or("rps=<requests per second> is required")?;
@@ -167,7 +186,7 @@ fn parse_cookie(value: &str) -> Result<(String, String), String> {
 }
 
 /// RFC 9110 token characters, which header and cookie names are made of.
-fn is_token_byte(b: u8) -> bool {
+pub(super) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
@@ -194,8 +213,16 @@ mod tests {
                 .unwrap();
         assert_eq!((spec.host.as_str(), spec.port, spec.path.as_str()), ("podinfo", 80, "/api/info"));
         assert_eq!(spec.cookie_header().as_deref(), Some("canary=always; a=b"));
-        assert_eq!((spec.share, spec.method.as_str()), (1.0, "POST"));
+        assert_eq!((spec.share, spec.method.as_str(), spec.jar), (1.0, "POST", false));
         assert_eq!(LoadSpec::parse("http://podinfo?x=1 rps=1").unwrap().path, "/?x=1");
+    }
+
+    #[test]
+    fn jar_makes_the_stream_one_browser() {
+        let spec = LoadSpec::parse("http://podinfo.test:9898/ rps=20 path=/sticky jar").unwrap();
+        assert_eq!((spec.jar, spec.path.as_str(), spec.rps), (true, "/sticky", 20.0));
+        let spec = LoadSpec::parse("http://podinfo.test:9898/ jar rps=1 cookie=canary=always").unwrap();
+        assert!(spec.jar && spec.cookie_header().as_deref() == Some("canary=always"));
     }
 
     #[test]
@@ -219,6 +246,9 @@ mod tests {
             ("http://podinfo rps=1 method=get", "upper-case"),
             ("http://podinfo rps=1 users=3", "unknown key \"users\""),
             ("http://podinfo rps=1 verbose", "not <key>=<value>"),
+            ("http://podinfo rps=1 jar jar", "jar is given twice"),
+            ("http://podinfo rps=1 jar=yes", "write jar, not jar=yes"),
+            ("http://podinfo rps=1 users=3", "known: rps, header, cookie, share, path, method (and the flag jar)"),
         ];
         for (text, reason) in cases {
             let err = LoadSpec::parse(text).unwrap_err();

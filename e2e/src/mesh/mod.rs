@@ -4,17 +4,20 @@
 //! RNG, and gets back what happened (log lines, an [`Outcome`]), while [`Mesh`] accumulates the Istio
 //! metrics. Nothing does I/O or awaits, so the integration loop decides when time passes.
 //!
-//! How it fits together, per request: [`load`] turns annotated pods into requests, [`router`] routes each
-//! one the way an Istio sidecar does (host → Service → VirtualService → destination → endpoint pod),
-//! [`behaviour`] lets the chosen pod answer, and [`telemetry`] and [`access_log`] report it the way the
-//! sidecars would. [`sim`] drives that for a slice of time.
+//! How it fits together, per request: [`load`] turns annotated pods into requests (a `jar` target keeps its
+//! cookies in a [`cookies::Jar`]), [`router`] routes each one the way an Istio sidecar does (host → Service →
+//! VirtualService → destination → endpoint pod, with the route's header operations), [`behaviour`] lets the
+//! chosen pod answer, and [`telemetry`] and [`access_log`] report it the way the sidecars would. [`sim`] drives
+//! that for a slice of time.
 
 pub mod access_log;
 pub mod annotations;
 pub mod behaviour;
 pub mod cluster;
+pub mod cookies;
 mod exchange;
 pub mod flags;
+mod headers;
 pub mod load;
 mod matching;
 pub mod retries;
@@ -32,6 +35,8 @@ mod tests;
 pub use access_log::Format as AccessLogFormat;
 pub use annotations::AnnotationError;
 pub use behaviour::Behaviour;
+pub use cookies::Jar;
+pub use headers::ResponseHeaders;
 pub use load::LoadSpec;
 pub use router::{Request, RouteTable, SendError};
 pub use sim::{LogLine, Mesh, Mirrored, Outcome, PodRef};

@@ -7,6 +7,7 @@
 
 use super::Snapshot;
 use super::cluster::{self, SERVICE_SUFFIX};
+use super::headers::Manipulation;
 use super::matching::Matcher;
 use super::retries::RetryPolicy;
 use super::workload::Workload;
@@ -168,6 +169,9 @@ pub struct Routed<'s> {
     pub route_name: Option<String>,
     /// What happens to the request.
     pub decision: Decision<'s>,
+    /// The header operations to apply, in order: the picked destination's, then the route's; none when no route
+    /// matched.
+    pub(super) headers: Vec<Manipulation>,
 }
 
 /// The VirtualServices of the mesh, checked and compiled; kept across snapshots so that unchanged objects are
@@ -191,10 +195,11 @@ struct Compiled {
 struct HttpRoute {
     name: Option<String>,
     matches: Vec<Matcher>,
-    destinations: Vec<(Destination, u32)>,
+    destinations: Vec<(Destination, u32, Manipulation)>,
     mirror: Option<(Destination, f64)>,
     retries: RetryPolicy,
     authority_rewrite: Option<String>,
+    headers: Manipulation,
 }
 
 /// How specifically a VirtualService host names a request's host; Envoy prefers exact domains, then the
@@ -246,7 +251,7 @@ impl RouteTable {
                     .destinations
                     .iter()
                     .enumerate()
-                    .map(|(j, (d, _))| (format!("spec.http[{i}].route[{j}].destination"), d));
+                    .map(|(j, (d, _, _))| (format!("spec.http[{i}].route[{j}].destination"), d));
                 for (at, d) in routes.chain(mirror) {
                     if d.subset.is_some() {
                         missing.push(format!(
@@ -290,6 +295,7 @@ impl RouteTable {
                 retries: if req.source.sidecar { RetryPolicy::istio_default() } else { RetryPolicy::none() },
                 mirror: None,
             }),
+            headers: Vec::new(),
         };
         // Without a sidecar, kube-proxy balances over the Service's endpoints and VirtualServices do not apply.
         if !req.source.sidecar {
@@ -308,9 +314,10 @@ impl RouteTable {
                 virtual_service: vs_ref,
                 route_name: None,
                 decision: Decision::NoRoute,
+                headers: Vec::new(),
             });
         };
-        let destination = pick_weighted(&route.destinations, rng);
+        let (destination, _, destination_headers) = pick_weighted(&route.destinations, rng);
         let decision = match resolve_destination(services, destination, &vs.namespace, port) {
             None => Decision::NoCluster { host: destination.host.clone() },
             Some(cluster) => {
@@ -326,7 +333,8 @@ impl RouteTable {
                 Decision::Forward(Forward { cluster, authority, retries: route.retries.clone(), mirror })
             }
         };
-        Ok(Routed { service, port, virtual_service: vs_ref, route_name: route.name.clone(), decision })
+        let headers = [destination_headers, &route.headers].into_iter().filter(|m| !m.is_empty()).cloned().collect();
+        Ok(Routed { service, port, virtual_service: vs_ref, route_name: route.name.clone(), decision, headers })
     }
 
     /// The VirtualService bound, for the `mesh` gateway and a sender in `namespace`, to a request for Service
@@ -363,18 +371,21 @@ fn specificity(vs_host: &str, fqdn: &str, host: &str) -> Option<Specificity> {
 }
 
 /// A route destination: picked by weight among several, always the one when alone (Istio ignores its weight).
-fn pick_weighted<'d>(destinations: &'d [(Destination, u32)], rng: &mut impl Rng) -> &'d Destination {
-    let total: u32 = destinations.iter().map(|(_, w)| w).sum();
+fn pick_weighted<'d>(
+    destinations: &'d [(Destination, u32, Manipulation)],
+    rng: &mut impl Rng,
+) -> &'d (Destination, u32, Manipulation) {
+    let total: u32 = destinations.iter().map(|(_, w, _)| w).sum();
     if destinations.len() > 1 && total > 0 {
         let mut draw = rng.random_range(0..total);
-        for (d, w) in destinations {
-            if draw < *w {
+        for d in destinations {
+            if draw < d.1 {
                 return d;
             }
-            draw -= w;
+            draw -= d.1;
         }
     }
-    &destinations[0].0
+    &destinations[0]
 }
 
 /// Short names as Istio reads them: relative to the VirtualService's namespace; a name with a dot is taken as
@@ -463,9 +474,10 @@ fn compile_route(r: &fledge_crds::istio::HttpRoute, at: &str) -> Result<HttpRout
         if d.destination.host.is_empty() {
             return Err(format!("{at}.route[{i}].destination.host is empty"));
         }
-        destinations.push((d.destination.clone(), weight));
+        let headers = Manipulation::compile(&d.extra, &format!("{at}.route[{i}]"))?;
+        destinations.push((d.destination.clone(), weight, headers));
     }
-    if destinations.len() > 1 && destinations.iter().all(|(_, w)| *w == 0) {
+    if destinations.len() > 1 && destinations.iter().all(|(_, w, _)| *w == 0) {
         return Err(format!("{at}.route: the total weight of the destinations is 0"));
     }
     let percent = r.mirror_percentage.as_ref().map_or(100.0, |p| p.value);
@@ -485,5 +497,6 @@ fn compile_route(r: &fledge_crds::istio::HttpRoute, at: &str) -> Result<HttpRout
         mirror: r.mirror.clone().map(|m| (m, percent)),
         retries,
         authority_rewrite,
+        headers: Manipulation::compile(&r.extra, at)?,
     })
 }

@@ -2,8 +2,10 @@
 //! request; both route, answer and report as Istio would, and the metrics accumulate in the [`Mesh`].
 
 use super::Snapshot;
+use super::cookies::Jar;
 use super::exchange::{self, Ctx};
 use super::flags::Flag;
+use super::headers::ResponseHeaders;
 use super::load::{self, LoadSpec};
 use super::router::{Request, RouteTable, SendError};
 use super::telemetry::Metrics;
@@ -70,6 +72,9 @@ pub struct Outcome {
     pub mirror: Option<Mirrored>,
     /// Milliseconds until the sender had its answer.
     pub duration_ms: u64,
+    /// The response headers the sender got from the mesh: those the VirtualService's `headers.response` added
+    /// (the simulated applications send none of their own), lower-case names in order, e.g. `set-cookie`.
+    pub response_headers: ResponseHeaders,
     /// The access log lines the request caused, in every sidecar on its way.
     pub logs: Vec<LogLine>,
 }
@@ -81,6 +86,8 @@ pub struct Mesh {
     routes: RouteTable,
     /// Requests owed to each load target (pod and line) but not yet sent, below one.
     carry: BTreeMap<(PodRef, usize), f64>,
+    /// The cookies of each `jar` load target, with the target they belong to: a changed line starts afresh.
+    jars: BTreeMap<(PodRef, usize), (LoadSpec, Jar)>,
     problems: BTreeMap<String, String>,
 }
 
@@ -109,6 +116,7 @@ impl Mesh {
         let mut generators: Vec<&Pod> = snapshot.pods.iter().filter(|p| load::is_generating(p)).collect();
         generators.sort_by_key(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()));
         let mut carry = BTreeMap::new();
+        let mut jars = BTreeMap::new();
         let mut logs = Vec::new();
         for pod in generators {
             let source = Workload::of_pod(pod);
@@ -125,24 +133,41 @@ impl Mesh {
                 let owed = self.carry.get(&key).copied().unwrap_or(0.0) + spec.rps * seconds;
                 // The epsilon keeps float error from losing a request that is owed in full.
                 let count = (owed + 1e-9).floor();
-                carry.insert(key, (owed - count).max(0.0));
+                carry.insert(key.clone(), (owed - count).max(0.0));
                 let count = count as u64;
+                let mut jar = spec.jar.then(|| match self.jars.remove(&key) {
+                    Some((old, jar)) if old == *spec => jar,
+                    _ => Jar::new(),
+                });
                 for n in 0..count {
                     // Spread evenly over the slice, with jitter, so requests keep their order.
                     let offset = seconds * (n as f64 + rng.random::<f64>()) / count as f64;
                     let start = from + std::time::Duration::from_secs_f64(offset);
-                    let req = load_request(&source, spec, rng);
+                    let req = load_request(&source, spec, jar.as_ref(), start, rng);
                     match self.exchange(snapshot, &req, start, rng) {
-                        Ok(outcome) => logs.extend(outcome.logs),
+                        Ok(outcome) => {
+                            if let Some(jar) = jar.as_mut() {
+                                // The browser takes the cookies in when the answer arrives.
+                                let arrived = start + std::time::Duration::from_millis(outcome.duration_ms);
+                                for (_, value) in outcome.response_headers.iter().filter(|(n, _)| n == "set-cookie") {
+                                    jar.store(value, arrived);
+                                }
+                            }
+                            logs.extend(outcome.logs);
+                        }
                         Err(e) => {
                             self.problems.insert(format!("Pod {}/{}", at.namespace, at.name), e.to_string());
                         }
                     }
                 }
+                if let Some(jar) = jar {
+                    jars.insert(key, (spec.clone(), jar));
+                }
             }
         }
-        // Pods that stopped generating forget what they owed.
+        // Pods that stopped generating forget what they owed, and their cookies.
         self.carry = carry;
+        self.jars = jars;
         logs.sort_by_key(|l| l.time);
         logs
     }
@@ -177,17 +202,24 @@ impl Mesh {
     }
 }
 
-/// One request of a load target; the share carrying headers and cookies is drawn per request.
-fn load_request(source: &Workload, spec: &LoadSpec, rng: &mut impl Rng) -> Request {
+/// One request of a load target sent at `now`; the share carrying headers and cookies is drawn per request, and
+/// a jar's cookies go with every request.
+fn load_request(source: &Workload, spec: &LoadSpec, jar: Option<&Jar>, now: SystemTime, rng: &mut impl Rng) -> Request {
     let mut req = Request::new(source.clone(), &spec.authority, &spec.path).with_header("user-agent", LOAD_USER_AGENT);
     req.method = spec.method.clone();
-    if (!spec.headers.is_empty() || !spec.cookies.is_empty()) && rng.random_bool(spec.share) {
+    let carries = (!spec.headers.is_empty() || !spec.cookies.is_empty()) && rng.random_bool(spec.share);
+    if carries {
         for (name, value) in &spec.headers {
             req.headers.insert(name.clone(), value.clone());
         }
-        if let Some(cookie) = spec.cookie_header() {
-            req.headers.insert("cookie".into(), cookie);
-        }
+    }
+    let fixed = if carries { spec.cookies.as_slice() } else { &[] };
+    let cookie = match jar {
+        Some(jar) => jar.header(fixed, now),
+        None => spec.cookie_header().filter(|_| carries),
+    };
+    if let Some(cookie) = cookie {
+        req.headers.insert("cookie".into(), cookie);
     }
     req
 }

@@ -1,5 +1,6 @@
 //! Scenario tests of the whole mesh with Flagger's podinfo setup and seeded RNGs.
 
+mod affinity;
 mod exposition;
 mod routing;
 mod traffic;
