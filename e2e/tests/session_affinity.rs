@@ -1,0 +1,105 @@
+//! Session affinity end to end: a browser (a load stream that keeps its cookies) that landed
+//! on the canary keeps landing there for the rest of the rollout, while other users are split
+//! by weight; once the run ends its cookie is expired.
+
+mod common;
+
+use common::{client, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
+use fledge_crds::canary::{Canary, Phase};
+use fledge_crds::istio::VirtualService;
+use fledge_e2e::controller::ControllerProcess;
+use fledge_e2e::sandbox::Sandbox;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::Api;
+use serde_json::Value;
+
+const MANIFEST: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: users, namespace: test}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: users}}
+  template:
+    metadata:
+      labels: {app: users}
+      annotations:
+        sandbox.fledge.dev/load: |
+          http://podinfo.test:9898/ rps=50 path=/public
+          http://podinfo.test:9898/ rps=20 path=/sticky jar
+    spec: {containers: [{name: hey, image: ghcr.io/fluxcd/flagger-loadtester:0.34.0}]}
+---
+apiVersion: fledge.dev/v1beta1
+kind: Canary
+metadata: {name: podinfo, namespace: test}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  progressDeadlineSeconds: 30
+  service: {port: 9898}
+  analysis:
+    interval: 3s
+    threshold: 2
+    maxWeight: 50
+    stepWeight: 10
+    sessionAffinity: {cookieName: flagger-cookie, maxAge: 3600, path: /}
+"#;
+
+/// When each `/sticky` request the pods labelled `app` served started, in order.
+async fn sticky_starts(sb: &Sandbox, app: &str) -> Vec<Timestamp> {
+    let selector = format!("app={app}");
+    let pods = kubectl_ok(
+        sb,
+        &["get", "pods", "-n", "test", "-l", &selector, "-o", "jsonpath={.items[*].metadata.name}"],
+        None,
+    )
+    .await;
+    let mut starts = Vec::new();
+    for pod in pods.split_whitespace() {
+        let log = kubectl_ok(sb, &["logs", pod, "-n", "test", "-c", "istio-proxy"], None).await;
+        for line in log.lines() {
+            let entry: Value = serde_json::from_str(line).unwrap_or_default();
+            if entry["path"] == "/sticky" {
+                starts.extend(entry["start_time"].as_str().and_then(|t| t.parse::<Timestamp>().ok()));
+            }
+        }
+    }
+    starts.sort();
+    starts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_landed_on_the_canary_stays_there_for_the_whole_rollout() {
+    let sb = sandbox().await;
+    install_crds(&sb).await;
+    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{MANIFEST}", podinfo(2)))).await;
+    let log = sb.kubeconfig().with_file_name("fledge.log");
+    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
+    let kube = client(&sb).await;
+    let canaries: Api<Canary> = Api::namespaced(kube.clone(), "test");
+    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+
+    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
+    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
+    let running = wait_for(&canaries, "the last weight", |s| s.canary_weight == Some(50)).await;
+    let cookie = running.session_affinity_cookie.clone().expect("a cookie for the run");
+    assert!(cookie.starts_with("flagger-cookie="), "{cookie}");
+
+    // Read before the promotion replaces the primary's pods (and their logs).
+    let on_canary = sticky_starts(&sb, "podinfo").await;
+    let on_primary = sticky_starts(&sb, "podinfo-primary").await;
+    let first = *on_canary.first().expect("the browser reached the canary during the rollout");
+    // Requests already under way when the cookie came back may still go by weight.
+    let settled = first + SignedDuration::from_secs(1);
+    let strays: Vec<_> = on_primary.iter().filter(|t| **t > settled).collect();
+    assert!(strays.is_empty(), "after landing on the canary at {first}, on the primary at {strays:?}");
+    assert!(on_canary.len() > 40, "it kept coming to the canary: {} requests", on_canary.len());
+
+    let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
+    assert_eq!(done.session_affinity_cookie, None);
+    assert_eq!(done.previous_session_affinity_cookie.as_deref(), Some(cookie.as_str()));
+    let vs = Api::<VirtualService>::namespaced(kube, "test").get("podinfo").await.unwrap();
+    let expire = serde_json::to_value(&vs.spec.http[0]).unwrap();
+    let set_cookie = expire["route"][0]["headers"]["response"]["add"]["Set-Cookie"].as_str().unwrap_or_default();
+    assert_eq!(set_cookie, format!("{cookie}; Max-Age=-1; Path=/"), "the run's cookie is expired: {expire}");
+}
