@@ -1,14 +1,16 @@
 //! Mirroring end to end: during a mirrored blue/green the canary receives the mirrored share
 //! of the users' requests while every user is answered by the primary, and a canary that
-//! fails on the copies is rolled back without a single user-visible error. The Envoy access
+//! fails on the copies (judged by a real Prometheus) is rolled back without a single
+//! user-visible error. The Envoy access
 //! logs of both versions are the evidence: Envoy logs a copy with `-shadow` on its authority.
 
 mod common;
 
 use common::{client, install_crds, kubectl_ok, load_generator, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase};
+use fledge_crds::canary::{Canary, Phase, Verdict};
 use fledge_crds::istio::VirtualService;
 use fledge_e2e::controller::ControllerProcess;
+use fledge_e2e::prometheus::Prometheus;
 use fledge_e2e::sandbox::Sandbox;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
@@ -59,13 +61,14 @@ fn is_copy(entry: &Value) -> bool {
     entry["authority"].as_str().is_some_and(|a| a.contains("-shadow"))
 }
 
-async fn start(sb: &Sandbox, analysis: &str, rps: u32) -> (Api<Canary>, ControllerProcess) {
+async fn start(sb: &Sandbox, analysis: &str, rps: u32, flags: &[&str]) -> (Api<Canary>, ControllerProcess) {
     install_crds(sb).await;
     let users = load_generator("users", "http://podinfo.test:9898/", rps);
     let canary = CANARY.replace("ANALYSIS", analysis);
     kubectl_ok(sb, &["apply", "-f", "-"], Some(&format!("{}---{canary}---{users}", podinfo(2)))).await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
-    let controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
+    let args: Vec<&str> = ["--leader-election=false"].into_iter().chain(flags.iter().copied()).collect();
+    let controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
     let canaries: Api<Canary> = Api::namespaced(client(sb).await, "test");
     wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
     (canaries, controller)
@@ -74,7 +77,7 @@ async fn start(sb: &Sandbox, analysis: &str, rps: u32) -> (Api<Canary>, Controll
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirrored_blue_green_copies_its_share_to_the_canary_and_users_see_only_the_primary() {
     let sb = sandbox().await;
-    let (canaries, _controller) = start(&sb, "iterations: 30\n    mirrorWeight: 20", 300).await;
+    let (canaries, _controller) = start(&sb, "iterations: 30\n    mirrorWeight: 20", 300, &[]).await;
     let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
     kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
     wait_for(&canaries, "mirroring", |s| s.mirrored == Some(true)).await;
@@ -104,8 +107,12 @@ async fn a_mirrored_blue_green_copies_its_share_to_the_canary_and_users_see_only
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_failing_on_the_copies_is_rolled_back_without_a_user_visible_error() {
     let sb = sandbox().await;
-    let analysis = "iterations: 10\n    accessLog: {minRequests: 20, maxErrorRate: 1}";
-    let (canaries, _controller) = start(&sb, analysis, 100).await;
+    // Judged by a real Prometheus on the canary's Istio metrics, which count the copies. Every
+    // copy fails: the success rate is 0 (not "no data"), so the rollback comes at the threshold.
+    let prometheus = Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
+    let analysis =
+        "iterations: 10\n    metrics: [{name: request-success-rate, interval: 10s, thresholdRange: {min: 99}}]";
+    let (canaries, _controller) = start(&sb, analysis, 100, &["--metrics-server", &prometheus.url]).await;
     let started = Timestamp::now();
     // A release whose every answer is a 5xx.
     let patch = r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.fledge.dev/error-rate":"1"}}}}}"#;
@@ -113,8 +120,10 @@ async fn a_canary_failing_on_the_copies_is_rolled_back_without_a_user_visible_er
     wait_for(&canaries, "mirroring", |s| s.mirrored == Some(true)).await;
     let failed = wait_for(&canaries, "phase Failed", |s| matches!(s.phase, Phase::Failed | Phase::Succeeded)).await;
     assert_eq!((failed.phase, failed.mirrored), (Phase::Failed, None), "{failed:?}");
-    let check = common::access_log_check(&failed);
-    assert!(check.message.as_deref().unwrap_or_default().contains("canary error rate 100%"), "{check:?}");
+    let checks = failed.checks.clone().unwrap_or_default();
+    let check = checks.iter().find(|c| c.name == "request-success-rate").expect("the metric check");
+    assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+    assert_eq!(check.value, Some(0.0), "the copies all failed: {check:?}");
 
     let vs = Api::<VirtualService>::namespaced(client(&sb).await, "test").get("podinfo").await.unwrap();
     let route = serde_json::to_value(&vs.spec.http[0]).unwrap();
