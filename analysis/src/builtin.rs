@@ -2,7 +2,9 @@
 //! the canary workload) and `request-duration` (p99 in milliseconds), with Flagger's PromQL
 //! and one fix: a canary whose every request failed has no non-5xx series, and Flagger's
 //! `sum(non-5xx) / sum(all)` then returns nothing (no data, a slow rollback) instead of 0.
-//! Pure.
+//! The price: in a canary's first seconds, a 5xx series that already has two samples while
+//! its 200 series has one measures 0%, a failed check where Flagger would wait; the threshold
+//! absorbs a single one. Pure.
 
 use fledge_crds::canary::analysis::{METRIC_REQUEST_DURATION, METRIC_REQUEST_SUCCESS_RATE};
 

@@ -85,12 +85,19 @@ pub async fn ensure_routing(
     let mut found = Takeover::default();
     if route_apex {
         let want = Some((100 - canary_weight, canary_weight));
-        let last = canary.status.as_ref().and_then(|s| s.canary_weight).unwrap_or(0);
-        found = takeover::inspect(canary, world.virtual_service.as_ref(), last, canary_weight);
+        // Read now, not from the reconcile's snapshot, so an edit made meanwhile is reported.
+        let api: Api<VirtualService> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
+        let live = api.get_opt(&names.apex).await.map_err(|e| Error::observe("the VirtualService", e))?;
+        found = takeover::inspect(canary, live.as_ref(), canary_weight);
+        if let Some(why) = &found.blocked {
+            return Err(Error::Spec(why.clone()));
+        }
         let mut vs = objects::virtual_service_routed(canary, routing).map_err(spec_error)?;
         if let Some(original) = &found.original {
             vs.annotations_mut().insert(takeover::ANNOTATION_ORIGINAL.to_owned(), original.clone());
         }
+        vs.annotations_mut()
+            .insert(takeover::ANNOTATION_WEIGHTS.to_owned(), takeover::weights_annotation(canary_weight));
         // Someone else moving the weights is put right even when our last write was the same.
         apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
     }

@@ -176,7 +176,15 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
             act::promote_primary(client, canary, world).await?;
         }
         let routing = crate::objects::Routing::of(&d.status, d.canary_weight, d.mirror);
-        let found = act::ensure_routing(client, canary, world, &routing, d.route_apex).await?;
+        let found = match act::ensure_routing(client, canary, world, &routing, d.route_apex).await {
+            Ok(found) => found,
+            // Someone else's VirtualService that cannot be taken: said, and nothing moves.
+            Err(Error::Spec(why)) => {
+                publish(ctx, canary, EventType::Warning, "RoutingBlocked", &why).await;
+                return Err(Error::Spec(why));
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(message) = found.taken {
             publish(ctx, canary, EventType::Normal, "TookOver", &message).await;
         }

@@ -16,9 +16,22 @@ use std::collections::BTreeMap;
 /// before Fledge took it over.
 pub const ANNOTATION_ORIGINAL: &str = "fledge.dev/original";
 
+/// The annotation recording the weights Fledge last wrote, `<primary>/<canary>`: weights that
+/// differ from it were written by someone else, whatever the status says (a status write that
+/// failed after the route was written is not someone else).
+pub const ANNOTATION_WEIGHTS: &str = "fledge.dev/weights";
+
+/// Beyond this many bytes the original keeps only its spec (annotations are limited to
+/// 256 KiB in all, and a big original would make every write of the VirtualService fail).
+const ORIGINAL_MAX_BYTES: usize = 64 * 1024;
+
 /// Annotations that are Fledge's own or kubectl's bookkeeping, never part of an original.
-const NOT_ORIGINAL: [&str; 3] =
-    [ANNOTATION_ORIGINAL, crate::act::ANNOTATION_APPLIED, "kubectl.kubernetes.io/last-applied-configuration"];
+const NOT_ORIGINAL: [&str; 4] = [
+    ANNOTATION_ORIGINAL,
+    ANNOTATION_WEIGHTS,
+    crate::act::ANNOTATION_APPLIED,
+    "kubectl.kubernetes.io/last-applied-configuration",
+];
 
 /// Whether `canary` controls `object` (an owner reference with its uid).
 fn owned_by(canary: &Canary, object: &impl Resource) -> bool {
@@ -35,14 +48,36 @@ pub struct Takeover {
     pub taken: Option<String>,
     /// A sentence for an event when someone else moved the weights since Fledge's last write.
     pub drift: Option<String>,
+    /// Why the VirtualService cannot be taken over: another controller owns it.
+    pub blocked: Option<String>,
 }
 
-/// Compare the live VirtualService with what Fledge last wrote (`last_weight`, from the
-/// status) and what it writes now (`weight`).
-pub fn inspect(canary: &Canary, live: Option<&VirtualService>, last_weight: i32, weight: i32) -> Takeover {
+/// The `<primary>/<canary>` of [`ANNOTATION_WEIGHTS`].
+pub fn weights_annotation(canary_weight: i32) -> String {
+    format!("{}/{canary_weight}", 100 - canary_weight)
+}
+
+fn parse_weights(text: &str) -> Option<(i32, i32)> {
+    let (primary, canary) = text.split_once('/')?;
+    Some((primary.trim().parse().ok()?, canary.trim().parse().ok()?))
+}
+
+/// Compare the live VirtualService with what Fledge last wrote to it ([`ANNOTATION_WEIGHTS`])
+/// and what it writes now (`weight`).
+pub fn inspect(canary: &Canary, live: Option<&VirtualService>, weight: i32) -> Takeover {
     let Some(live) = live else { return Takeover::default() };
     let names = Names::of(canary);
     let vs = format!("VirtualService {}/{}", live.namespace().unwrap_or_default(), live.name_any());
+    let other = live.owner_references().iter().find(|o| o.controller == Some(true) && !owned_by_ref(canary, &o.uid));
+    if let Some(other) = other {
+        return Takeover {
+            blocked: Some(format!(
+                "{vs} is controlled by {} {}; remove that owner reference (or that object) so Fledge can take it over",
+                other.kind, other.name
+            )),
+            ..Takeover::default()
+        };
+    }
     if !owned_by(canary, live) && !live.annotations().contains_key(ANNOTATION_ORIGINAL) {
         let labels = live.labels().clone();
         let annotations: BTreeMap<String, String> = live
@@ -51,19 +86,23 @@ pub fn inspect(canary: &Canary, live: Option<&VirtualService>, last_weight: i32,
             .filter(|(k, _)| !NOT_ORIGINAL.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let original = json!({"spec": live.spec, "labels": labels, "annotations": annotations});
+        let mut original = json!({"spec": live.spec, "labels": labels, "annotations": annotations}).to_string();
+        if original.len() > ORIGINAL_MAX_BYTES {
+            original = json!({"spec": live.spec}).to_string();
+        }
         return Takeover {
-            original: Some(original.to_string()),
+            original: Some(original),
             taken: Some(format!(
                 "{vs} existed before the Canary: taken over, its original kept in the annotation {ANNOTATION_ORIGINAL}"
             )),
-            drift: None,
+            ..Takeover::default()
         };
     }
     let original = live.annotations().get(ANNOTATION_ORIGINAL).cloned();
     let found = route_weights(live, &names);
-    let drift = match found {
-        Some(found) if found != (100 - last_weight, last_weight) && found != (100 - weight, weight) => Some(format!(
+    let written = live.annotations().get(ANNOTATION_WEIGHTS).and_then(|w| parse_weights(w));
+    let drift = match (found, written) {
+        (Some(found), Some(written)) if found != written && found != (100 - weight, weight) => Some(format!(
             "{vs} was changed by someone else to primary {}%, canary {}%; put back to primary {}%, canary {}%",
             found.0,
             found.1,
@@ -72,7 +111,11 @@ pub fn inspect(canary: &Canary, live: Option<&VirtualService>, last_weight: i32,
         )),
         _ => None,
     };
-    Takeover { original, taken: None, drift }
+    Takeover { original, drift, ..Takeover::default() }
+}
+
+fn owned_by_ref(canary: &Canary, uid: &str) -> bool {
+    canary.meta().uid.as_deref() == Some(uid)
 }
 
 /// `revertOnDeletion` of a VirtualService that was taken over: its original spec, labels and
@@ -142,7 +185,7 @@ mod tests {
 
     #[test]
     fn someone_elses_virtual_service_is_taken_over_with_its_original_kept() {
-        let found = inspect(&canary(), Some(&theirs()), 0, 0);
+        let found = inspect(&canary(), Some(&theirs()), 0);
         let original: Value = serde_json::from_str(found.original.as_deref().unwrap()).unwrap();
         assert_eq!(original["spec"]["http"][0]["route"][0]["destination"]["host"], "podinfo");
         assert_eq!(original["labels"], json!({"team": "web"}));
@@ -155,12 +198,17 @@ mod tests {
     fn the_original_is_carried_on_and_moved_weights_are_reported() {
         let mut ours = virtual_service(&canary(), 10).unwrap();
         ours.annotations_mut().insert(ANNOTATION_ORIGINAL.into(), "{\"spec\":{}}".into());
-        let found = inspect(&canary(), Some(&ours), 10, 20);
+        ours.annotations_mut().insert(ANNOTATION_WEIGHTS.into(), weights_annotation(10));
+        let found = inspect(&canary(), Some(&ours), 20);
         assert_eq!(found.original.as_deref(), Some("{\"spec\":{}}"));
         assert_eq!((found.taken, found.drift), (None, None), "our own last write, about to move on");
+        // Written by Fledge although the status write after it failed: not someone else.
+        let found = inspect(&canary(), Some(&ours), 0);
+        assert_eq!(found.drift, None);
 
-        let moved = virtual_service(&canary(), 50).unwrap();
-        let found = inspect(&canary(), Some(&moved), 10, 10);
+        let mut moved = virtual_service(&canary(), 50).unwrap();
+        moved.annotations_mut().insert(ANNOTATION_WEIGHTS.into(), weights_annotation(10));
+        let found = inspect(&canary(), Some(&moved), 10);
         assert_eq!(
             found.drift.as_deref(),
             Some(
@@ -169,5 +217,28 @@ mod tests {
             )
         );
         assert_eq!(found.original, None, "a VirtualService Fledge created has no original");
+    }
+
+    #[test]
+    fn another_controllers_virtual_service_is_not_taken() {
+        let mut flaggers = theirs();
+        flaggers.metadata.owner_references =
+            Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "flagger.app/v1beta1".into(),
+                kind: "Canary".into(),
+                name: "podinfo".into(),
+                uid: "f-1".into(),
+                controller: Some(true),
+                ..Default::default()
+            }]);
+        let found = inspect(&canary(), Some(&flaggers), 0);
+        assert_eq!(
+            found.blocked.as_deref(),
+            Some(
+                "VirtualService test/podinfo is controlled by Canary podinfo; remove that owner reference \
+                 (or that object) so Fledge can take it over"
+            )
+        );
+        assert_eq!(found.original, None);
     }
 }

@@ -205,6 +205,8 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.ensure_objects = false;
         let phase = self.phase();
         if self.pending.abort && manual::can_abort(phase) && self.take_abort() {
+            // An abort is never held: the routes go back to the primary although suspended.
+            self.d.ensure_objects = true;
             self.abort();
             return;
         }
@@ -782,6 +784,9 @@ impl<'i, 'a> Run<'i, 'a> {
         let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
         self.set_phase(Phase::Promoting);
         self.d.promote_primary = true;
+        // However it was reached (the last iteration, a promote annotation, skipAnalysis), no
+        // more copies: they would go to a canary about to be scaled down.
+        self.d.status.mirrored = None;
         self.event(EventType::Normal, "Promoting", format!("Copying {id} template spec to {primary}"));
         self.d.status.last_step_time = Some(stamp(self.i.now));
         self.requeue(POLL);

@@ -409,6 +409,21 @@ fn a_mirrored_weighted_canary_takes_one_mirrored_step_before_its_first_weight() 
 }
 
 #[test]
+fn a_mirrored_run_promoted_by_hand_stops_the_copies() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {iterations: 5, stepWeight: null, mirror: true}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert!(sim.last.as_ref().unwrap().mirror);
+    sim.manual.promote = true;
+    let d = sim.after(1).clone();
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert!(!d.mirror, "no copies to a canary about to be scaled down");
+    sim.run_until(&[Phase::Succeeded], 10);
+    assert!(!sim.last.as_ref().unwrap().mirror);
+}
+
+#[test]
 fn a_mirrored_canary_failing_on_the_copies_rolls_back_without_users_ever_on_it() {
     let mut sim = Sim::initialized(spec("analysisExtra: {iterations: 5, stepWeight: null, mirror: true}"));
     sim.release("rev2");
@@ -1066,10 +1081,12 @@ fn suspend_holds_everything_and_says_so() {
     // Time passes without steps.
     sim.after(100);
     assert_eq!(sim.status.canary_weight, Some(10));
-    // Abort is never held.
+    // Abort is never held: the routes go back to the primary at once.
     sim.manual.abort = true;
-    sim.after(1);
+    let d = sim.after(1).clone();
     assert_eq!(sim.status.phase, Phase::Failed);
+    assert!(d.ensure_objects, "the routes are written although suspended");
+    assert_eq!(d.canary_weight, 0);
     // Resumed: the promote annotation is looked at again.
     sim.spec.suspend = None;
     sim.after(1);

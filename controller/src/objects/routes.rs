@@ -132,6 +132,13 @@ pub fn virtual_service_routed(canary: &Canary, routing: &Routing) -> Result<Virt
                 routes.push(sticky);
                 set_cookie(&mut to_canary, &cookie_header(cookie, affinity, affinity.max_age()));
                 if let Some(cookie) = &routing.primary_cookie {
+                    // And one who landed on the primary stays there.
+                    routes.push(HttpRoute {
+                        r#match: merge_matches(&[cookie_match(cookie)], &service_match),
+                        route: vec![weighted(primary.clone(), 100)],
+                        extra: http_options(svc),
+                        ..HttpRoute::default()
+                    });
                     set_cookie(&mut to_primary, &cookie_header(cookie, affinity, affinity.max_age()));
                 }
             } else if let (Some(affinity), Some(cookie), 0) =
@@ -502,6 +509,10 @@ spec:
                 {
                     "match": [{"headers": {"cookie": {"regex": "^(.*?; ?)?(flagger-cookie=a1b2)(;.*)?$"}}}],
                     "route": [{"destination": {"host": "podinfo-canary", "port": port}, "weight": 100}]
+                },
+                {
+                    "match": [{"headers": {"cookie": {"regex": "^(.*?; ?)?(primary-cookie=a1b2)(;.*)?$"}}}],
+                    "route": [{"destination": {"host": "podinfo-primary", "port": port}, "weight": 100}]
                 },
                 {
                     "route": [
