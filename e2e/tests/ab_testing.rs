@@ -9,7 +9,6 @@ use fledge_crds::canary::{Canary, Phase};
 use fledge_crds::istio::VirtualService;
 use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -52,22 +51,10 @@ spec:
 
 /// The paths of the inbound requests the pods labelled `app` logged since `since`, counted.
 async fn served(sb: &fledge_e2e::sandbox::Sandbox, app: &str, since: &str) -> BTreeMap<String, usize> {
-    let selector = format!("app={app}");
-    let pods = kubectl_ok(
-        sb,
-        &["get", "pods", "-n", "test", "-l", &selector, "-o", "jsonpath={.items[*].metadata.name}"],
-        None,
-    )
-    .await;
     let mut paths = BTreeMap::new();
-    for pod in pods.split_whitespace() {
-        let since = format!("--since-time={since}");
-        let log = kubectl_ok(sb, &["logs", pod, "-n", "test", "-c", "istio-proxy", &since], None).await;
-        for line in log.lines() {
-            let entry: Value = serde_json::from_str(line).unwrap_or_default();
-            if let Some(path) = entry["path"].as_str() {
-                *paths.entry(path.to_owned()).or_default() += 1;
-            }
+    for entry in common::proxy_log(sb, app, Some(since)).await {
+        if let Some(path) = entry["path"].as_str() {
+            *paths.entry(path.to_owned()).or_default() += 1;
         }
     }
     paths

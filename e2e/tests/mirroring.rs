@@ -35,26 +35,11 @@ spec:
 
 /// The access-log entries the pods labelled `app` wrote since `since`, before `until`.
 async fn entries(sb: &Sandbox, app: &str, since: Timestamp, until: Timestamp) -> Vec<Value> {
-    let selector = format!("app={app}");
-    let pods = kubectl_ok(
-        sb,
-        &["get", "pods", "-n", "test", "-l", &selector, "-o", "jsonpath={.items[*].metadata.name}"],
-        None,
-    )
-    .await;
-    let mut found = Vec::new();
-    for pod in pods.split_whitespace() {
-        let since = format!("--since-time={since}");
-        let log = kubectl_ok(sb, &["logs", pod, "-n", "test", "-c", "istio-proxy", &since], None).await;
-        for line in log.lines() {
-            let entry: Value = serde_json::from_str(line).unwrap_or_default();
-            let at = entry["start_time"].as_str().and_then(|t| t.parse::<Timestamp>().ok());
-            if at.is_some_and(|at| at < until) {
-                found.push(entry);
-            }
-        }
-    }
-    found
+    let since = since.to_string();
+    let entries = common::proxy_log(sb, app, Some(&since)).await;
+    let before =
+        |e: &Value| e["start_time"].as_str().and_then(|t| t.parse::<Timestamp>().ok()).is_some_and(|at| at < until);
+    entries.into_iter().filter(before).collect()
 }
 
 fn is_copy(entry: &Value) -> bool {

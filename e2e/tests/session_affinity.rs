@@ -11,7 +11,6 @@ use fledge_e2e::controller::ControllerProcess;
 use fledge_e2e::sandbox::Sandbox;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
-use serde_json::Value;
 
 const MANIFEST: &str = r#"
 apiVersion: apps/v1
@@ -46,23 +45,9 @@ spec:
 
 /// When each `/sticky` request the pods labelled `app` served started, in order.
 async fn sticky_starts(sb: &Sandbox, app: &str) -> Vec<Timestamp> {
-    let selector = format!("app={app}");
-    let pods = kubectl_ok(
-        sb,
-        &["get", "pods", "-n", "test", "-l", &selector, "-o", "jsonpath={.items[*].metadata.name}"],
-        None,
-    )
-    .await;
-    let mut starts = Vec::new();
-    for pod in pods.split_whitespace() {
-        let log = kubectl_ok(sb, &["logs", pod, "-n", "test", "-c", "istio-proxy"], None).await;
-        for line in log.lines() {
-            let entry: Value = serde_json::from_str(line).unwrap_or_default();
-            if entry["path"] == "/sticky" {
-                starts.extend(entry["start_time"].as_str().and_then(|t| t.parse::<Timestamp>().ok()));
-            }
-        }
-    }
+    let entries = common::proxy_log(sb, app, None).await;
+    let sticky = entries.iter().filter(|e| e["path"] == "/sticky");
+    let mut starts: Vec<Timestamp> = sticky.filter_map(|e| e["start_time"].as_str()?.parse().ok()).collect();
     starts.sort();
     starts
 }

@@ -174,3 +174,20 @@ spec:
 pub async fn events(sandbox: &Sandbox) -> String {
     kubectl_ok(sandbox, &["-n", "test", "get", "events", "-o", "custom-columns=R:.reason,M:.message"], None).await
 }
+
+/// The Envoy access-log entries of the pods labelled `app=<app>` in namespace `test`, read with
+/// kubectl from their `istio-proxy` containers (since `since`, RFC 3339, when given).
+pub async fn proxy_log(sandbox: &Sandbox, app: &str, since: Option<&str>) -> Vec<serde_json::Value> {
+    let selector = format!("app={app}");
+    let names = "jsonpath={.items[*].metadata.name}";
+    let pods = kubectl_ok(sandbox, &["get", "pods", "-n", "test", "-l", &selector, "-o", names], None).await;
+    let since = since.map(|s| format!("--since-time={s}"));
+    let mut entries = Vec::new();
+    for pod in pods.split_whitespace() {
+        let mut args = vec!["logs", pod, "-n", "test", "-c", "istio-proxy"];
+        args.extend(since.as_deref());
+        let log = kubectl_ok(sandbox, &args, None).await;
+        entries.extend(log.lines().filter_map(|line| serde_json::from_str(line).ok()));
+    }
+    entries
+}
