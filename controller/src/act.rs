@@ -33,7 +33,30 @@ fn digest(value: &impl Serialize) -> String {
 
 /// Server-side apply `desired` unless the live object carries the same applied hash and
 /// `current` says the live object is still as wanted. Returns whether it wrote.
-pub async fn apply<K>(client: &Client, mut desired: K, current: impl Fn(&K) -> bool) -> Result<bool, Error>
+pub async fn apply<K>(client: &Client, desired: K, current: impl Fn(&K) -> bool) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let live = read(client, &desired.namespace().unwrap_or_default(), &desired.name_any()).await?;
+    apply_over(client, desired, live.as_ref(), current).await
+}
+
+/// The live object of that kind and name, if any.
+pub async fn read<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    api.get_opt(name).await.map_err(|e| Error::observe(format!("{} {namespace}/{name}", K::kind(&())), e))
+}
+
+/// [`apply`] over a `live` object already read.
+pub async fn apply_over<K>(
+    client: &Client,
+    mut desired: K,
+    live: Option<&K>,
+    current: impl Fn(&K) -> bool,
+) -> Result<bool, Error>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
 {
@@ -42,8 +65,7 @@ where
     let what = format!("{} {namespace}/{name}", K::kind(&()));
     let api: Api<K> = Api::namespaced(client.clone(), &namespace);
     let hash = digest(&desired);
-    let live = api.get_opt(&name).await.map_err(|e| Error::observe(what.clone(), e))?;
-    if let Some(live) = &live
+    if let Some(live) = live
         && live.annotations().get(ANNOTATION_APPLIED) == Some(&hash)
         && current(live)
     {
@@ -86,8 +108,7 @@ pub async fn ensure_routing(
     if route_apex {
         let want = Some((100 - canary_weight, canary_weight));
         // Read now, not from the reconcile's snapshot, so an edit made meanwhile is reported.
-        let api: Api<VirtualService> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
-        let live = api.get_opt(&names.apex).await.map_err(|e| Error::observe("the VirtualService", e))?;
+        let live: Option<VirtualService> = read(client, &canary.namespace().unwrap_or_default(), &names.apex).await?;
         found = takeover::inspect(canary, live.as_ref(), canary_weight);
         if let Some(why) = &found.blocked {
             return Err(Error::Spec(why.clone()));
@@ -99,7 +120,7 @@ pub async fn ensure_routing(
         vs.annotations_mut()
             .insert(takeover::ANNOTATION_WEIGHTS.to_owned(), takeover::weights_annotation(canary_weight));
         // Someone else moving the weights is put right even when our last write was the same.
-        apply::<VirtualService>(client, vs, |live| objects::route_weights(live, &names) == want).await?;
+        apply_over(client, vs, live.as_ref(), |live| objects::route_weights(live, &names) == want).await?;
     }
     if let Some(hpa) = &world.target_hpa {
         apply::<HorizontalPodAutoscaler>(client, objects::primary_hpa(canary, hpa), always).await?;

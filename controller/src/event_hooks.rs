@@ -2,24 +2,21 @@
 //! plus `eventMessage`, `eventType` and `timestamp`, to the Canary's hooks of type `event` and
 //! to the controller's global event webhook (`--event-webhook`). Does I/O.
 //!
-//! Deliveries go through a bounded queue to one worker, so a slow or unreachable receiver never
+//! Deliveries go through a [`Queue`](crate::queue::Queue), so a slow or unreachable receiver never
 //! holds up a reconcile, and a receiver sees one controller's events in the order they were
 //! published. A full queue drops the event with a warning: event sinks are best effort, the
 //! Kubernetes event is the record.
 
 use crate::credentials;
 use crate::decide::EventType;
+use crate::queue::Queue;
 use crate::webhook_checks::SIGNING_KEY;
 use fledge_crds::canary::{Canary, CanaryWebhook, WebhookType};
 use fledge_webhooks::notify::redacted_address;
 use fledge_webhooks::{Hooks, Payload};
 use kube::{Client, ResourceExt};
 use std::time::SystemTime;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// Events waiting for delivery before new ones are dropped.
-const QUEUE: usize = 1024;
 
 /// The name the global event webhook has in logs.
 pub const GLOBAL_HOOK: &str = "event-webhook";
@@ -34,7 +31,7 @@ struct Delivery {
 /// Hands events to the delivery worker. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct EventHooks {
-    queue: mpsc::Sender<Delivery>,
+    queue: Queue<Delivery>,
     global: Option<CanaryWebhook>,
 }
 
@@ -49,11 +46,9 @@ impl EventHooks {
     /// controller's event webhook, called for every Canary. The worker ends once every clone
     /// of the answer is dropped and the queue is empty.
     pub fn spawn(client: Client, hooks: Hooks, global: Option<String>) -> (Self, JoinHandle<()>) {
-        let (queue, mut rx) = mpsc::channel::<Delivery>(QUEUE);
-        let worker = tokio::spawn(async move {
-            while let Some(delivery) = rx.recv().await {
-                deliver(&client, &hooks, delivery).await;
-            }
+        let (queue, worker) = Queue::spawn("event webhooks", move |delivery| {
+            let (client, hooks) = (client.clone(), hooks.clone());
+            async move { deliver(&client, &hooks, delivery).await }
         });
         let global = global.filter(|url| !url.is_empty()).map(|url| CanaryWebhook {
             name: GLOBAL_HOOK.to_owned(),
@@ -96,9 +91,7 @@ impl EventHooks {
         )
         .with_event(message, type_, SystemTime::now());
         let delivery = Delivery { namespace, hooks, payload };
-        if let Err(e) = self.queue.try_send(delivery) {
-            tracing::warn!(canary = %canary.name_any(), error = %e, "event webhooks are behind; an event was not sent");
-        }
+        self.queue.push(delivery);
     }
 }
 

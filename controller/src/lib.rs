@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod objects;
 pub mod observe;
 pub mod pod_logs;
+pub mod queue;
 pub mod reconcile;
 pub mod revert;
 pub mod revision;

@@ -10,6 +10,7 @@
 
 use crate::checks::{Notice, Notifier, Severity};
 use crate::credentials;
+use crate::queue::Queue;
 use fledge_crds::alert_provider::{AlertProvider, AlertProviderType};
 use fledge_crds::canary::{AlertSeverity, Canary};
 use fledge_webhooks::notify::{provider_name, redacted_address};
@@ -17,11 +18,7 @@ use fledge_webhooks::{Destination, Message, Notifiers};
 use futures::future::BoxFuture;
 use kube::{Api, Client, ResourceExt};
 use std::time::SystemTime;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// Notices waiting to be sent before new ones are dropped.
-const QUEUE: usize = 1024;
 
 /// The provider of Canaries without `analysis.alerts`, from the controller's flags.
 #[derive(Clone)]
@@ -51,7 +48,7 @@ struct Queued {
 /// Sends notices to AlertProviders (the production [`Notifier`]).
 #[derive(Clone, Debug)]
 pub struct AlertNotifier {
-    queue: mpsc::Sender<Queued>,
+    queue: Queue<Queued>,
 }
 
 impl std::fmt::Debug for Queued {
@@ -64,11 +61,9 @@ impl AlertNotifier {
     /// Start the sending worker (on the current tokio runtime). The worker ends once every
     /// clone of the answer is dropped and the queue is empty.
     pub fn spawn(client: Client, notifiers: Notifiers, default: Option<DefaultProvider>) -> (Self, JoinHandle<()>) {
-        let (queue, mut rx) = mpsc::channel::<Queued>(QUEUE);
-        let worker = tokio::spawn(async move {
-            while let Some(queued) = rx.recv().await {
-                deliver(&client, &notifiers, default.as_ref(), &queued).await;
-            }
+        let (queue, worker) = Queue::spawn("notifications", move |queued: Queued| {
+            let (client, notifiers, default) = (client.clone(), notifiers.clone(), default.clone());
+            async move { deliver(&client, &notifiers, default.as_ref(), &queued).await }
         });
         (Self { queue }, worker)
     }
@@ -79,9 +74,7 @@ impl Notifier for AlertNotifier {
         Box::pin(async move {
             let message = message(canary, notice, SystemTime::now());
             tracing::info!(severity = %message.severity, message = %message.text, "notice");
-            if let Err(e) = self.queue.try_send(Queued { canary: canary.clone(), message }) {
-                tracing::warn!(canary = %canary.name_any(), error = %e, "notifications are behind; a notice was not sent");
-            }
+            self.queue.push(Queued { canary: canary.clone(), message });
         })
     }
 }

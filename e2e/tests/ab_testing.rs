@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{client, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase};
+use common::{release, started};
+
+use common::{client, podinfo, wait_for};
+use fledge_crds::canary::Phase;
 use fledge_crds::istio::VirtualService;
-use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -62,18 +63,12 @@ async fn served(sb: &fledge_e2e::sandbox::Sandbox, app: &str, since: &str) -> BT
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn during_an_ab_test_exactly_the_matching_requests_reach_the_canary() {
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(2), MANIFEST))).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
-    let kube = client(&sb).await;
-    let canaries: Api<Canary> = Api::namespaced(kube.clone(), "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let run = started(&format!("{}---{}", podinfo(2), MANIFEST), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
+    let kube = client(sb).await;
 
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    wait_for(&canaries, "the A/B route on", |s| s.canary_weight == Some(100)).await;
+    release(sb, "6.0.1").await;
+    wait_for(canaries, "the A/B route on", |s| s.canary_weight == Some(100)).await;
     // From a second after the route moved (the sandbox's proxies take it at once).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let since = k8s_openapi::jiff::Timestamp::now().to_string();
@@ -81,8 +76,8 @@ async fn during_an_ab_test_exactly_the_matching_requests_reach_the_canary() {
     let running = canaries.get("podinfo").await.unwrap().status.unwrap();
     assert_eq!(running.phase, Phase::Progressing, "still in its iterations: {running:?}");
 
-    let canary = served(&sb, "podinfo", &since).await;
-    let primary = served(&sb, "podinfo-primary", &since).await;
+    let canary = served(sb, "podinfo", &since).await;
+    let primary = served(sb, "podinfo-primary", &since).await;
     assert!(canary.get("/insider").is_some_and(|n| *n >= 40), "the header's requests: {canary:?}");
     assert!(canary.get("/cookie").is_some_and(|n| *n >= 40), "the cookie's requests: {canary:?}");
     assert_eq!(canary.get("/public"), None, "no other request reaches the canary: {canary:?}");
@@ -96,7 +91,7 @@ async fn during_an_ab_test_exactly_the_matching_requests_reach_the_canary() {
     assert_eq!(http[0]["route"][1]["weight"], 100);
     assert_eq!(http[1]["route"][0]["destination"]["host"], "podinfo-primary");
 
-    let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    let done = wait_for(canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
     assert_eq!(done.canary_weight, Some(0), "every request on the promoted primary again");
 }

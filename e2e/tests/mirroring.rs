@@ -6,10 +6,11 @@
 
 mod common;
 
-use common::{client, install_crds, kubectl_ok, load_generator, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase, Verdict};
+use common::{release, started, started_in};
+
+use common::{client, kubectl_ok, load_generator, podinfo, sandbox, wait_for};
+use fledge_crds::canary::{Phase, Verdict};
 use fledge_crds::istio::VirtualService;
-use fledge_e2e::controller::ControllerProcess;
 use fledge_e2e::prometheus::Prometheus;
 use fledge_e2e::sandbox::Sandbox;
 use k8s_openapi::jiff::Timestamp;
@@ -46,26 +47,19 @@ fn is_copy(entry: &Value) -> bool {
     entry["authority"].as_str().is_some_and(|a| a.contains("-shadow"))
 }
 
-async fn start(sb: &Sandbox, analysis: &str, rps: u32, flags: &[&str]) -> (Api<Canary>, ControllerProcess) {
-    install_crds(sb).await;
+/// podinfo (2 replicas), the mirrored Canary with `analysis`, and users at `rps`.
+fn manifest(analysis: &str, rps: u32) -> String {
     let users = load_generator("users", "http://podinfo.test:9898/", rps);
     let canary = CANARY.replace("ANALYSIS", analysis);
-    kubectl_ok(sb, &["apply", "-f", "-"], Some(&format!("{}---{canary}---{users}", podinfo(2)))).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let args: Vec<&str> = ["--leader-election=false"].into_iter().chain(flags.iter().copied()).collect();
-    let controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
-    let canaries: Api<Canary> = Api::namespaced(client(sb).await, "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
-    (canaries, controller)
+    format!("{}---{canary}---{users}", podinfo(2))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirrored_blue_green_copies_its_share_to_the_canary_and_users_see_only_the_primary() {
-    let sb = sandbox().await;
-    let (canaries, _controller) = start(&sb, "iterations: 30\n    mirrorWeight: 20", 300, &[]).await;
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    wait_for(&canaries, "mirroring", |s| s.mirrored == Some(true)).await;
+    let run = started(&manifest("iterations: 30\n    mirrorWeight: 20", 300), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
+    release(sb, "6.0.1").await;
+    wait_for(canaries, "mirroring", |s| s.mirrored == Some(true)).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let since = Timestamp::now();
     tokio::time::sleep(Duration::from_secs(20)).await;
@@ -73,8 +67,8 @@ async fn a_mirrored_blue_green_copies_its_share_to_the_canary_and_users_see_only
     let status = canaries.get("podinfo").await.unwrap().status.unwrap();
     assert_eq!((status.phase, status.mirrored), (Phase::Progressing, Some(true)), "{status:?}");
 
-    let primary = entries(&sb, "podinfo-primary", since, until).await;
-    let canary = entries(&sb, "podinfo", since, until).await;
+    let primary = entries(sb, "podinfo-primary", since, until).await;
+    let canary = entries(sb, "podinfo", since, until).await;
     let users = primary.iter().filter(|e| !is_copy(e)).count();
     let copies = canary.iter().filter(|e| is_copy(e)).count();
     assert!(users > 4000, "users' requests, all on the primary: {users}");
@@ -82,7 +76,7 @@ async fn a_mirrored_blue_green_copies_its_share_to_the_canary_and_users_see_only
     let share = copies as f64 * 100.0 / users as f64;
     assert!((share - 20.0).abs() <= 2.0, "{copies} copies of {users} requests: {share:.2}%, mirrorWeight 20");
 
-    let vs = Api::<VirtualService>::namespaced(client(&sb).await, "test").get("podinfo").await.unwrap();
+    let vs = Api::<VirtualService>::namespaced(client(sb).await, "test").get("podinfo").await.unwrap();
     let route = serde_json::to_value(&vs.spec.http[0]).unwrap();
     assert_eq!(route["mirror"]["host"], "podinfo-canary");
     assert_eq!(route["mirrorPercentage"]["value"], 20.0);
@@ -97,25 +91,26 @@ async fn a_canary_failing_on_the_copies_is_rolled_back_without_a_user_visible_er
     let prometheus = Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     let analysis =
         "iterations: 10\n    metrics: [{name: request-success-rate, interval: 10s, thresholdRange: {min: 99}}]";
-    let (canaries, _controller) = start(&sb, analysis, 100, &["--metrics-server", &prometheus.url]).await;
+    let run = started_in(sb, &manifest(analysis, 100), &["--metrics-server", &prometheus.url]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
     let started = Timestamp::now();
     // A release whose every answer is a 5xx.
     let patch = r#"{"spec":{"template":{"metadata":{"annotations":{"sandbox.fledge.dev/error-rate":"1"}}}}}"#;
-    kubectl_ok(&sb, &["-n", "test", "patch", "deployment", "podinfo", "--type", "merge", "-p", patch], None).await;
-    wait_for(&canaries, "mirroring", |s| s.mirrored == Some(true)).await;
-    let failed = wait_for(&canaries, "phase Failed", |s| matches!(s.phase, Phase::Failed | Phase::Succeeded)).await;
+    kubectl_ok(sb, &["-n", "test", "patch", "deployment", "podinfo", "--type", "merge", "-p", patch], None).await;
+    wait_for(canaries, "mirroring", |s| s.mirrored == Some(true)).await;
+    let failed = wait_for(canaries, "phase Failed", |s| matches!(s.phase, Phase::Failed | Phase::Succeeded)).await;
     assert_eq!((failed.phase, failed.mirrored), (Phase::Failed, None), "{failed:?}");
     let checks = failed.checks.clone().unwrap_or_default();
     let check = checks.iter().find(|c| c.name == "request-success-rate").expect("the metric check");
     assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
     assert_eq!(check.value, Some(0.0), "the copies all failed: {check:?}");
 
-    let vs = Api::<VirtualService>::namespaced(client(&sb).await, "test").get("podinfo").await.unwrap();
+    let vs = Api::<VirtualService>::namespaced(client(sb).await, "test").get("podinfo").await.unwrap();
     let route = serde_json::to_value(&vs.spec.http[0]).unwrap();
     assert_eq!(route.get("mirror"), None, "copies stop with the rollback: {route}");
     // Every user request of the whole rollout was answered by the primary, without error.
     let until = Timestamp::now();
-    let primary = entries(&sb, "podinfo-primary", started, until).await;
+    let primary = entries(sb, "podinfo-primary", started, until).await;
     let users: Vec<_> = primary.iter().filter(|e| !is_copy(e)).collect();
     assert!(users.len() > 300, "{}", users.len());
     let errors = users.iter().filter(|e| e["response_code"].as_u64().is_none_or(|c| c >= 500)).count();

@@ -5,11 +5,11 @@
 
 mod common;
 
+use common::{release, started};
+
 use common::receiver::{Call, Receiver};
-use common::{client, eventually, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase};
-use fledge_e2e::controller::ControllerProcess;
-use kube::Api;
+use common::{eventually, podinfo, wait_for};
+use fledge_crds::canary::Phase;
 use std::time::Duration;
 
 const TOKEN: &str = "xoxb-TOKEN-never-logged";
@@ -86,20 +86,13 @@ async fn alerts_tell_each_provider_what_its_severity_asks_for_once_without_leaki
     // A global event sink whose secret is its path, failing: its failures are logged too.
     receiver.answer("/events/EVENTSECRET", 503);
     let url = receiver.url.clone();
-    let sb = sandbox().await;
-    install_crds(&sb).await;
     let manifest = MANIFEST.replace("RECEIVER", &url).replace("TOKEN", TOKEN);
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), manifest))).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
     let sink = format!("{url}/events/EVENTSECRET");
-    let args = ["--leader-election=false", "--event-webhook", sink.as_str()];
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
-    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let run = started(&format!("{}---{}", podinfo(1), manifest), &["--event-webhook", sink.as_str()]).await;
+    let (sb, canaries, log) = (&run.sandbox, &run.canaries, &run.log);
 
     // A release that waits at the closed promotion gate for several intervals.
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
+    release(sb, "6.0.1").await;
     let started = slack_message(&receiver, "podinfo.test: new revision").await;
     assert_eq!(
         started.headers.get("authorization").and_then(|v| v.to_str().ok()),
@@ -112,7 +105,7 @@ async fn alerts_tell_each_provider_what_its_severity_asks_for_once_without_leaki
     assert!(facts.contains("*Image*\\nghcr.io/stefanprodan/podinfo:6.0.1"), "{facts}");
     assert!(facts.contains("*Revision*"), "{facts}");
 
-    wait_for(&canaries, "phase WaitingPromotion", |s| s.phase == Phase::WaitingPromotion).await;
+    wait_for(canaries, "phase WaitingPromotion", |s| s.phase == Phase::WaitingPromotion).await;
     let waiting = slack_message(&receiver, "podinfo.test is waiting for approval").await;
     let text = waiting.body["blocks"][1]["text"]["text"].as_str().unwrap().to_owned();
     assert!(text.starts_with("Promotion of podinfo.test is waiting for approval: webhook approval"), "{text}");
@@ -129,9 +122,8 @@ async fn alerts_tell_each_provider_what_its_severity_asks_for_once_without_leaki
 
     // A release whose load test fails: rolled back, and now every provider hears of it.
     receiver.answer("/load", 500);
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.2";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    wait_for(&canaries, "phase Failed", |s| s.phase == Phase::Failed).await;
+    release(sb, "6.0.2").await;
+    wait_for(canaries, "phase Failed", |s| s.phase == Phase::Failed).await;
     let failed = slack_message(&receiver, "podinfo.test rolled back").await;
     let text = failed.body["blocks"][1]["text"]["text"].as_str().unwrap().to_owned();
     assert!(text.contains("failed checks threshold reached 2"), "{text}");
@@ -152,7 +144,7 @@ async fn alerts_tell_each_provider_what_its_severity_asks_for_once_without_leaki
     let titles: Vec<_> = discord.iter().map(|c| c.body["embeds"][0]["title"].as_str().unwrap_or_default()).collect();
     assert_eq!(titles, ["podinfo.test is waiting for approval", "podinfo.test rolled back"]);
 
-    let logged = std::fs::read_to_string(&log).unwrap();
+    let logged = std::fs::read_to_string(log).unwrap();
     assert!(logged.contains("alert not sent"), "the failing provider is logged");
     assert!(logged.contains("event webhook failed"), "the failing event sink is logged");
     for secret in [TOKEN, "SLACKSECRET", "DISCORDSECRET", "EVENTSECRET"] {
@@ -179,19 +171,12 @@ spec:
     webhooks: [{{name: change-freeze, type: confirm-rollout, url: "{url}/gate"}}]
 "#
     );
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), manifest))).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
     let address = format!("{url}/default");
-    let args =
-        ["--leader-election=false", "--alert-address", &address, "--alert-type", "generic", "--alert-severity", "warn"];
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
-    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    wait_for(&canaries, "phase Waiting", |s| s.phase == Phase::Waiting).await;
+    let flags = ["--alert-address", &address, "--alert-type", "generic", "--alert-severity", "warn"];
+    let run = started(&format!("{}---{}", podinfo(1), manifest), &flags).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
+    release(sb, "6.0.1").await;
+    wait_for(canaries, "phase Waiting", |s| s.phase == Phase::Waiting).await;
     let waiting = eventually(Duration::from_secs(30), "the default provider's message", || async {
         receiver.calls_to("/default").into_iter().next()
     })

@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{client, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase};
+use common::{release, started};
+
+use common::{client, podinfo, wait_for};
+use fledge_crds::canary::Phase;
 use fledge_crds::istio::VirtualService;
-use fledge_e2e::controller::ControllerProcess;
 use fledge_e2e::sandbox::Sandbox;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
@@ -54,24 +55,18 @@ async fn sticky_starts(sb: &Sandbox, app: &str) -> Vec<Timestamp> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_that_landed_on_the_canary_stays_there_for_the_whole_rollout() {
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{MANIFEST}", podinfo(2)))).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
-    let kube = client(&sb).await;
-    let canaries: Api<Canary> = Api::namespaced(kube.clone(), "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let run = started(&format!("{}---{MANIFEST}", podinfo(2)), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
+    let kube = client(sb).await;
 
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    let running = wait_for(&canaries, "the last weight", |s| s.canary_weight == Some(50)).await;
+    release(sb, "6.0.1").await;
+    let running = wait_for(canaries, "the last weight", |s| s.canary_weight == Some(50)).await;
     let cookie = running.session_affinity_cookie.clone().expect("a cookie for the run");
     assert!(cookie.starts_with("flagger-cookie="), "{cookie}");
 
     // Read before the promotion replaces the primary's pods (and their logs).
-    let on_canary = sticky_starts(&sb, "podinfo").await;
-    let on_primary = sticky_starts(&sb, "podinfo-primary").await;
+    let on_canary = sticky_starts(sb, "podinfo").await;
+    let on_primary = sticky_starts(sb, "podinfo-primary").await;
     let first = *on_canary.first().expect("the browser reached the canary during the rollout");
     // Requests already under way when the cookie came back may still go by weight.
     let settled = first + SignedDuration::from_secs(1);
@@ -79,7 +74,7 @@ async fn a_browser_that_landed_on_the_canary_stays_there_for_the_whole_rollout()
     assert!(strays.is_empty(), "after landing on the canary at {first}, on the primary at {strays:?}");
     assert!(on_canary.len() > 40, "it kept coming to the canary: {} requests", on_canary.len());
 
-    let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    let done = wait_for(canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
     assert_eq!(done.session_affinity_cookie, None);
     assert_eq!(done.previous_session_affinity_cookie.as_deref(), Some(cookie.as_str()));

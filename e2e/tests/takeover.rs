@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{client, events, eventually, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase};
+use common::{release, started};
+
+use common::{client, events, eventually, kubectl_ok, podinfo, wait_for};
 use fledge_crds::istio::VirtualService;
-use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -53,16 +53,10 @@ fn weights(vs: &Value) -> (Value, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_virtual_service_is_taken_over_kept_in_line_and_restored() {
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{THEIRS}", podinfo(1)))).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(CANARY)).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
-    let kube = client(&sb).await;
-    let canaries: Api<Canary> = Api::namespaced(kube.clone(), "test");
-    let routes: Api<VirtualService> = Api::namespaced(kube.clone(), "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    // The team's VirtualService first, then the Canary.
+    let run = started(&format!("{}---{THEIRS}---{CANARY}", podinfo(1)), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
+    let routes: Api<VirtualService> = Api::namespaced(client(sb).await, "test");
 
     // Taken over: Fledge's routes, the user's other fields kept, the original remembered.
     let vs = live(&routes).await;
@@ -72,26 +66,25 @@ async fn an_existing_virtual_service_is_taken_over_kept_in_line_and_restored() {
     let original: Value = serde_json::from_str(vs["metadata"]["annotations"]["fledge.dev/original"].as_str().unwrap())
         .expect("the original, as JSON");
     assert_eq!(original["spec"]["http"][0]["timeout"], "7s");
-    assert!(events(&sb).await.contains("existed before the Canary: taken over"));
+    assert!(events(sb).await.contains("existed before the Canary: taken over"));
 
     // Weights moved by hand mid-rollout are put back at once, and said.
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    wait_for(&canaries, "weight 10", |s| s.canary_weight == Some(10)).await;
+    release(sb, "6.0.1").await;
+    wait_for(canaries, "weight 10", |s| s.canary_weight == Some(10)).await;
     let by_hand = r#"[{"op": "replace", "path": "/spec/http/0/route/0/weight", "value": 50},
                       {"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 50}]"#;
-    kubectl_ok(&sb, &["-n", "test", "patch", "virtualservice", "podinfo", "--type", "json", "-p", by_hand], None).await;
+    kubectl_ok(sb, &["-n", "test", "patch", "virtualservice", "podinfo", "--type", "json", "-p", by_hand], None).await;
     eventually(Duration::from_secs(4), "the weights put back within an interval", || async {
         let status = canaries.get("podinfo").await.ok()?.status?;
         let weight = status.canary_weight?;
         (weights(&live(&routes).await) == (json!(100 - weight), json!(weight))).then_some(())
     })
     .await;
-    let said = events(&sb).await;
+    let said = events(sb).await;
     assert!(said.contains("was changed by someone else to primary 50%, canary 50%; put back"), "{said}");
 
     // Deleted with revertOnDeletion: the VirtualService is the team's again, as it was.
-    kubectl_ok(&sb, &["-n", "test", "delete", "canary", "podinfo", "--wait=false"], None).await;
+    kubectl_ok(sb, &["-n", "test", "delete", "canary", "podinfo", "--wait=false"], None).await;
     eventually(Duration::from_secs(60), "the Canary gone", || async {
         canaries.get_opt("podinfo").await.ok()?.is_none().then_some(())
     })

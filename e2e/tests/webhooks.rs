@@ -5,11 +5,12 @@
 
 mod common;
 
+use common::{release, started};
+
 use common::receiver::Receiver;
-use common::{client, events, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, Phase};
+use common::{client, events, podinfo, wait_for};
+use fledge_crds::canary::Phase;
 use fledge_crds::istio::VirtualService;
-use fledge_e2e::controller::ControllerProcess;
 use kube::Api;
 
 /// What follows `podinfo(1)`.
@@ -50,18 +51,11 @@ async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_prom
     receiver.answer("/gate", 403);
     let url = receiver.url.clone();
 
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), MANIFEST.replace("RECEIVER", &url))))
-        .await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
-    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let run = started(&format!("{}---{}", podinfo(1), MANIFEST.replace("RECEIVER", &url)), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
 
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    let held = wait_for(&canaries, "phase WaitingPromotion", |s| s.phase == Phase::WaitingPromotion).await;
+    release(sb, "6.0.1").await;
+    let held = wait_for(canaries, "phase WaitingPromotion", |s| s.phase == Phase::WaitingPromotion).await;
     assert_eq!(held.canary_weight, Some(20), "the gate holds at the last weight");
 
     {
@@ -90,9 +84,9 @@ async fn hooks_are_called_with_flaggers_payload_and_a_closed_gate_holds_the_prom
 
     // Opening the gate promotes.
     receiver.answer("/gate", 200);
-    let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    let done = wait_for(canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
-    let events = events(&sb).await;
+    let events = events(sb).await;
     assert!(events.contains("WaitingPromotion"), "{events}");
     assert!(events.contains("webhook approval"), "{events}");
 }
@@ -137,21 +131,14 @@ async fn every_hook_type_is_called_at_its_moment_and_every_event_is_sent() {
     // A rollback hook answers 2xx only to ask for a rollback.
     receiver.answer("/rollback", 404);
     let url = receiver.url.clone();
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), EVERY_TYPE.replace("RECEIVER", &url))))
-        .await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
     let global = format!("{url}/global");
-    let args = ["--leader-election=false", "--event-webhook", global.as_str()];
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &args).await.unwrap();
-    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let manifest = format!("{}---{}", podinfo(1), EVERY_TYPE.replace("RECEIVER", &url));
+    let run = started(&manifest, &["--event-webhook", global.as_str()]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
     let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
 
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    let done = wait_for(&canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+    release(sb, "6.0.1").await;
+    let done = wait_for(canaries, "phase Succeeded", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
     // The post-rollout hook and the last events are sent just after the status is written.
     common::eventually(std::time::Duration::from_secs(20), "the post-rollout call", || async {
@@ -217,25 +204,19 @@ async fn a_rollback_hook_answering_200_rolls_back_and_post_rollout_hooks_hear_of
     receiver.answer("/rollback", 404);
     let url = receiver.url.clone();
     let manifest = EVERY_TYPE.replace("maxWeight: 20", "maxWeight: 50").replace("RECEIVER", &url);
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(&sb, &["apply", "-f", "-"], Some(&format!("{}---{}", podinfo(1), manifest))).await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
-    let kube = client(&sb).await;
-    let canaries: Api<Canary> = Api::namespaced(kube.clone(), "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    wait_for(&canaries, "canary weight 10", |s| s.canary_weight == Some(10)).await;
+    let run = started(&format!("{}---{}", podinfo(1), manifest), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
+    let kube = client(sb).await;
+    release(sb, "6.0.1").await;
+    wait_for(canaries, "canary weight 10", |s| s.canary_weight == Some(10)).await;
 
     receiver.answer("/rollback", 200);
-    let failed = wait_for(&canaries, "phase Failed", |s| matches!(s.phase, Phase::Failed | Phase::Succeeded)).await;
+    let failed = wait_for(canaries, "phase Failed", |s| matches!(s.phase, Phase::Failed | Phase::Succeeded)).await;
     assert_eq!(failed.phase, Phase::Failed, "{failed:?}");
     let vs = Api::<VirtualService>::namespaced(kube, "test").get("podinfo").await.unwrap();
     let weights: Vec<_> = vs.spec.http[0].route.iter().map(|r| r.weight).collect();
     assert_eq!(weights, [Some(100), Some(0)], "all traffic back on the primary");
-    let events = events(&sb).await;
+    let events = events(sb).await;
     assert!(events.contains("Rolling back podinfo.test: rollback webhook \"stop\" asked for it"), "{events}");
     common::eventually(std::time::Duration::from_secs(20), "the post-rollout call", || async {
         let phases: Vec<_> = receiver.calls_to("/post-rollout").iter().map(|c| c.body["phase"].clone()).collect();

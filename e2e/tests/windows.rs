@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{client, events, install_crds, kubectl_ok, podinfo, sandbox, wait_for};
-use fledge_crds::canary::{Canary, ConditionStatus, Phase};
-use fledge_e2e::controller::ControllerProcess;
-use kube::Api;
+use common::{release, started};
+
+use common::{events, kubectl_ok, podinfo, wait_for};
+use fledge_crds::canary::{ConditionStatus, Phase};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// What follows `podinfo(1)`.
@@ -31,18 +31,9 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_outside_its_window_holds_at_weight_zero_until_the_window_opens() {
-    let sb = sandbox().await;
-    install_crds(&sb).await;
-    kubectl_ok(
-        &sb,
-        &["apply", "-f", "-"],
-        Some(&format!("{}---{}", podinfo(1), MANIFEST.replace("SCHEDULE", &schedule_at(now_seconds() + 3600)))),
-    )
-    .await;
-    let log = sb.kubeconfig().with_file_name("fledge.log");
-    let _controller = ControllerProcess::start(sb.kubeconfig(), &log, &["--leader-election=false"]).await.unwrap();
-    let canaries: Api<Canary> = Api::namespaced(client(&sb).await, "test");
-    wait_for(&canaries, "phase Initialized", |s| s.phase == Phase::Initialized).await;
+    let schedule = schedule_at(now_seconds() + 3600);
+    let run = started(&format!("{}---{}", podinfo(1), MANIFEST.replace("SCHEDULE", &schedule)), &[]).await;
+    let (sb, canaries) = (&run.sandbox, &run.canaries);
 
     // Now that everything runs: a daily window (UTC, with seconds) that opens 30 s from now.
     let opens = now_seconds() + 30;
@@ -50,10 +41,9 @@ async fn a_release_outside_its_window_holds_at_weight_zero_until_the_window_open
         r#"{{"spec":{{"analysis":{{"windows":[{{"name":"soon","schedule":"{}","duration":"10m"}}]}}}}}}"#,
         schedule_at(opens)
     );
-    kubectl_ok(&sb, &["-n", "test", "patch", "canary", "podinfo", "--type", "merge", "-p", &patch], None).await;
-    let image = "podinfod=ghcr.io/stefanprodan/podinfo:6.0.1";
-    kubectl_ok(&sb, &["-n", "test", "set", "image", "deployment/podinfo", image], None).await;
-    let held = wait_for(&canaries, "the RolloutWindow condition", |s| {
+    kubectl_ok(sb, &["-n", "test", "patch", "canary", "podinfo", "--type", "merge", "-p", &patch], None).await;
+    release(sb, "6.0.1").await;
+    let held = wait_for(canaries, "the RolloutWindow condition", |s| {
         s.conditions.iter().flatten().any(|c| c.r#type == "RolloutWindow" && c.status == ConditionStatus::False)
     })
     .await;
@@ -69,10 +59,10 @@ async fn a_release_outside_its_window_holds_at_weight_zero_until_the_window_open
 
     // The window opens: the release advances and is promoted.
     let done =
-        wait_for(&canaries, "the end of the release", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
+        wait_for(canaries, "the end of the release", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
     assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
     assert!(SystemTime::now() >= UNIX_EPOCH + Duration::from_secs(opens), "promoted before the window opened");
-    let events = events(&sb).await;
+    let events = events(sb).await;
     assert!(events.contains("Advancement of podinfo.test held: outside the allow window soon"), "{events}");
 }
 

@@ -1,12 +1,15 @@
 //! The webhook client against a receiver on 127.0.0.1 that records every call and answers
 //! from a script: the body a receiver sees, what passes and fails, retries, timeouts, signing.
 
+mod common;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use common::{fast, mk_payload};
 use fledge_crds::Phase;
 use fledge_crds::canary::{CanaryWebhook, WebhookType};
 use fledge_webhooks::client::signature;
-use fledge_webhooks::{Backoff, Failure, Hooks, Payload, SIGNATURE_HEADER};
+use fledge_webhooks::{Failure, Payload, SIGNATURE_HEADER};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -86,14 +89,6 @@ fn mk_hook(url: &str) -> CanaryWebhook {
         ])),
         ..CanaryWebhook::default()
     }
-}
-
-fn mk_payload(hook: &CanaryWebhook) -> Payload {
-    Payload::hook("podinfo", "test", Phase::Progressing, "7d9f8c6b5", hook)
-}
-
-fn fast() -> Hooks {
-    Hooks::with_backoff(Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) }).unwrap()
 }
 
 #[tokio::test]

@@ -4,11 +4,14 @@
 
 mod https;
 
+mod common;
+
+use common::{fast, mk_payload};
 use fledge_crds::Phase;
 use fledge_crds::address::redacted;
 use fledge_crds::alert_provider::AlertProviderType;
 use fledge_crds::canary::{CanaryWebhook, WebhookType};
-use fledge_webhooks::{Backoff, Destination, Failure, Hooks, Message, Notifiers, Payload, SendError, Severity};
+use fledge_webhooks::{Destination, Failure, Message, Notifiers, SendError, Severity};
 use https::HttpsReceiver;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -20,14 +23,6 @@ fn mk_hook(url: &str, disable_tls: Option<bool>) -> CanaryWebhook {
         disable_tls,
         ..CanaryWebhook::default()
     }
-}
-
-fn mk_payload(hook: &CanaryWebhook) -> Payload {
-    Payload::hook("podinfo", "test", Phase::Progressing, "7d9f8c6b5", hook)
-}
-
-fn fast() -> Hooks {
-    Hooks::with_backoff(Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) }).unwrap()
 }
 
 #[tokio::test]

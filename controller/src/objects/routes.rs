@@ -72,7 +72,6 @@ impl Routing {
 /// [`virtual_service`] for a [`Routing`]: mirroring and session affinity as well as weights.
 pub fn virtual_service_routed(canary: &Canary, routing: &Routing) -> Result<VirtualService, ObjectError> {
     let canary_weight = routing.canary_weight;
-    let mirror = routing.mirror;
     let svc = canary.spec.service.as_ref().ok_or(ObjectError::MissingService)?;
     let port =
         u32::try_from(svc.port).ok().filter(|p| (1..=65535).contains(p)).ok_or(ObjectError::InvalidPort(svc.port))?;
@@ -111,77 +110,7 @@ pub fn virtual_service_routed(canary: &Canary, routing: &Routing) -> Result<Virt
             extra: Extra::new(),
         }];
     } else {
-        let weighted =
-            |destination, weight| HttpRouteDestination { destination, weight: Some(weight), extra: Extra::new() };
-        let service_match: Vec<Value> = svc.r#match.iter().flatten().map(http_match).collect();
-        let ab_match: Vec<Value> = canary.spec.analysis.r#match.iter().flatten().map(http_match).collect();
-        if ab_match.is_empty() {
-            let percent = canary.spec.analysis.mirror_weight.filter(|w| (0..=100).contains(w)).unwrap_or(100);
-            let affinity = canary.spec.analysis.session_affinity.as_ref().filter(|_| canary_weight > 0);
-            let mut to_primary = weighted(primary.clone(), primary_weight);
-            let mut to_canary = weighted(canary_dest.clone(), canary_weight);
-            let mut routes = Vec::new();
-            if let (Some(affinity), Some(cookie)) = (affinity, &routing.cookie) {
-                // A user who landed on the canary carries its cookie and stays there.
-                let sticky = HttpRoute {
-                    r#match: merge_matches(&[cookie_match(cookie)], &service_match),
-                    route: vec![weighted(canary_dest.clone(), 100)],
-                    extra: http_options(svc),
-                    ..HttpRoute::default()
-                };
-                routes.push(sticky);
-                set_cookie(&mut to_canary, &cookie_header(cookie, affinity, affinity.max_age()));
-                if let Some(cookie) = &routing.primary_cookie {
-                    // And one who landed on the primary stays there.
-                    routes.push(HttpRoute {
-                        r#match: merge_matches(&[cookie_match(cookie)], &service_match),
-                        route: vec![weighted(primary.clone(), 100)],
-                        extra: http_options(svc),
-                        ..HttpRoute::default()
-                    });
-                    set_cookie(&mut to_primary, &cookie_header(cookie, affinity, affinity.max_age()));
-                }
-            } else if let (Some(affinity), Some(cookie), 0) =
-                (canary.spec.analysis.session_affinity.as_ref(), &routing.expired_cookie, canary_weight)
-            {
-                // The run is over: its cookie is expired on its holders' next request.
-                let mut expire = weighted(primary.clone(), 100);
-                set_cookie(&mut expire, &cookie_header(cookie, affinity, -1));
-                routes.push(HttpRoute {
-                    r#match: merge_matches(&[cookie_match(cookie)], &service_match),
-                    route: vec![expire],
-                    extra: http_options(svc),
-                    ..HttpRoute::default()
-                });
-            }
-            routes.push(HttpRoute {
-                r#match: service_match,
-                route: vec![to_primary, to_canary],
-                mirror: mirror.then_some(canary_dest),
-                mirror_percentage: mirror.then_some(Percent { value: f64::from(percent) }),
-                extra: http_options(svc),
-                ..HttpRoute::default()
-            });
-            spec.http = routes;
-        } else {
-            // A/B testing: the requests that match `analysis.match` are split (all to the canary
-            // during the analysis), ahead of the route that keeps every other request on the
-            // primary.
-            spec.http = vec![
-                HttpRoute {
-                    r#match: merge_matches(&ab_match, &service_match),
-                    route: vec![weighted(primary.clone(), primary_weight), weighted(canary_dest, canary_weight)],
-                    extra: http_options(svc),
-                    ..HttpRoute::default()
-                },
-                HttpRoute {
-                    r#match: service_match,
-                    route: vec![weighted(primary, 100)],
-                    extra: http_options(svc),
-                    ..HttpRoute::default()
-                },
-            ];
-        }
+        spec.http = http_routes(canary, svc, routing, primary, canary_dest);
     }
 
     let mut metadata = owned_meta(canary, &names.apex);
@@ -240,6 +169,79 @@ fn http_match(m: &HttpMatchRequest) -> Value {
         map.values_mut().for_each(|v| *v = v.to_istio());
     }
     to_json(&m)
+}
+
+/// The HTTP routes, in the order Istio tries them: the A/B matches (or the session-affinity
+/// cookies) first, then the weighted route every other request takes.
+fn http_routes(
+    canary: &Canary,
+    svc: &CanaryService,
+    routing: &Routing,
+    primary: Destination,
+    canary_dest: Destination,
+) -> Vec<HttpRoute> {
+    let analysis = &canary.spec.analysis;
+    let weight = routing.canary_weight;
+    let service_match: Vec<Value> = svc.r#match.iter().flatten().map(http_match).collect();
+    let route = |r#match: Vec<Value>, route: Vec<HttpRouteDestination>| HttpRoute {
+        r#match,
+        route,
+        extra: http_options(svc),
+        ..HttpRoute::default()
+    };
+    // A route for the requests that carry `cookie`, all to `to`.
+    let holders = |cookie: &str, to: HttpRouteDestination| {
+        route(merge_matches(&[cookie_match(cookie)], &service_match), vec![to])
+    };
+    let mut to_primary = weighted(primary.clone(), 100 - weight);
+    let mut to_canary = weighted(canary_dest.clone(), weight);
+
+    let ab_match: Vec<Value> = analysis.r#match.iter().flatten().map(http_match).collect();
+    if !ab_match.is_empty() {
+        // A/B testing: the requests that match `analysis.match` are split (all to the canary
+        // during the analysis), ahead of the route that keeps every other request on the
+        // primary.
+        return vec![
+            route(merge_matches(&ab_match, &service_match), vec![to_primary, to_canary]),
+            route(service_match.clone(), vec![weighted(primary, 100)]),
+        ];
+    }
+
+    let mut routes = Vec::new();
+    if let Some(affinity) = &analysis.session_affinity {
+        match (&routing.cookie, &routing.expired_cookie) {
+            (Some(cookie), _) if weight > 0 => {
+                // A user who landed on the canary carries its cookie and stays there.
+                routes.push(holders(cookie, weighted(canary_dest.clone(), 100)));
+                set_cookie(&mut to_canary, &cookie_header(cookie, affinity, affinity.max_age()));
+                if let Some(cookie) = &routing.primary_cookie {
+                    // And one who landed on the primary stays there.
+                    routes.push(holders(cookie, weighted(primary.clone(), 100)));
+                    set_cookie(&mut to_primary, &cookie_header(cookie, affinity, affinity.max_age()));
+                }
+            }
+            (_, Some(cookie)) if weight == 0 => {
+                // The run is over: its cookie is expired on its holders' next request.
+                let mut expire = weighted(primary.clone(), 100);
+                set_cookie(&mut expire, &cookie_header(cookie, affinity, -1));
+                routes.push(holders(cookie, expire));
+            }
+            _ => {}
+        }
+    }
+    let mut split = route(service_match.clone(), vec![to_primary, to_canary]);
+    if routing.mirror {
+        let percent = analysis.mirror_weight.filter(|w| (0..=100).contains(w)).unwrap_or(100);
+        split.mirror = Some(canary_dest);
+        split.mirror_percentage = Some(Percent { value: f64::from(percent) });
+    }
+    routes.push(split);
+    routes
+}
+
+/// A destination with its share of the route's requests.
+fn weighted(destination: Destination, weight: i32) -> HttpRouteDestination {
+    HttpRouteDestination { destination, weight: Some(weight), extra: Extra::new() }
 }
 
 /// A match on a request carrying `cookie` (`name=value`) among its cookies.

@@ -191,3 +191,38 @@ pub async fn proxy_log(sandbox: &Sandbox, app: &str, since: Option<&str>) -> Vec
     }
     entries
 }
+
+/// A sandbox with a manifest applied and the real controller running against it.
+pub struct Started {
+    /// Killed when the test ends (dropped before the sandbox).
+    pub controller: fledge_e2e::controller::ControllerProcess,
+    /// The Canaries of namespace `test`.
+    pub canaries: kube::Api<fledge_crds::canary::Canary>,
+    /// The controller's log file.
+    pub log: PathBuf,
+    pub sandbox: Sandbox,
+}
+
+/// A sandbox with the CRDs and `manifest`, the controller started with `flags` (besides
+/// `--leader-election=false`), and Canary `podinfo` Initialized.
+pub async fn started(manifest: &str, flags: &[&str]) -> Started {
+    started_in(sandbox().await, manifest, flags).await
+}
+
+/// [`started`] in a sandbox already running (for a test that starts something beside it first).
+pub async fn started_in(sandbox: Sandbox, manifest: &str, flags: &[&str]) -> Started {
+    install_crds(&sandbox).await;
+    kubectl_ok(&sandbox, &["apply", "-f", "-"], Some(manifest)).await;
+    let log = sandbox.kubeconfig().with_file_name("fledge.log");
+    let args: Vec<&str> = ["--leader-election=false"].into_iter().chain(flags.iter().copied()).collect();
+    let controller = fledge_e2e::controller::ControllerProcess::start(sandbox.kubeconfig(), &log, &args).await.unwrap();
+    let canaries = kube::Api::namespaced(client(&sandbox).await, "test");
+    wait_for(&canaries, "phase Initialized", |s| s.phase == fledge_crds::canary::Phase::Initialized).await;
+    Started { controller, canaries, log, sandbox }
+}
+
+/// Release podinfo `tag` (`6.0.1`) as a person does: `kubectl set image`.
+pub async fn release(sandbox: &Sandbox, tag: &str) {
+    let image = format!("podinfod=ghcr.io/stefanprodan/podinfo:{tag}");
+    kubectl_ok(sandbox, &["-n", "test", "set", "image", "deployment/podinfo", &image], None).await;
+}
