@@ -24,7 +24,9 @@ use std::time::Duration;
 pub const CHECK_NAME: &str = "access-log";
 
 /// The longest window read at once: after a pause (a controller restart, a long hold) the
-/// check judges recent traffic rather than reading hours of logs.
+/// check judges recent traffic rather than reading hours of logs. While evidence accumulates
+/// (too few requests to judge), the window may reach back as far as the progress deadline,
+/// after which a canary without enough traffic is rolled back.
 const MAX_WINDOW: Duration = Duration::from_secs(600);
 
 /// The least time the whole check may take, for short intervals.
@@ -107,9 +109,6 @@ impl AccessLogChecks {
         let primary = format!("{target}-primary");
         let settings = judge::Settings::from_spec(spec);
         let canary_read = self.read(canary, spec, &target, since, until).await?;
-        if let Some(message) = before_traffic(canary, &canary_read, since, until) {
-            return Ok((Verdict::Pass, None, message));
-        }
         // Without the comparison the primary's lines are not needed.
         let primary_read = match settings.compare {
             true => self.read(canary, spec, &primary, since, until).await?,
@@ -184,29 +183,15 @@ impl AccessLogChecks {
     }
 }
 
-/// Where the window to judge starts: the previous step, but no further back than
-/// [`MAX_WINDOW`]; without a previous step, one analysis interval ago.
+/// Where the window to judge starts: the previous step, or where the evidence started to
+/// accumulate, but no further back than [`MAX_WINDOW`] (or the progress deadline, when
+/// longer); without either, one analysis interval ago.
 fn window_start(ctx: &CheckContext<'_>, canary: &Canary) -> Timestamp {
     let interval = crate::decide::parse_interval(&canary.spec);
-    let earliest = ctx.now - SignedDuration::try_from(MAX_WINDOW).unwrap_or(SignedDuration::ZERO);
+    let longest = MAX_WINDOW.max(crate::decide::deadline(&canary.spec) + interval);
+    let earliest = ctx.now - SignedDuration::try_from(longest).unwrap_or(SignedDuration::ZERO);
     let default = ctx.now - SignedDuration::try_from(interval).unwrap_or(SignedDuration::ZERO);
     ctx.since.filter(|s| *s < ctx.now).unwrap_or(default).max(earliest)
-}
-
-/// A weighted rollout at weight 0 sends the canary no live traffic: with no requests at all
-/// there is nothing to judge yet, and waiting for data that cannot come would fail a canary
-/// judged on real traffic (no load tester) at its first step. The check passes, says so, and
-/// judges from the first step with traffic. Iteration-based rollouts (A/B, blue/green) keep
-/// weight 0 throughout, so for them no requests stays "no data".
-fn before_traffic(canary: &Canary, read: &Read, since: Timestamp, until: Timestamp) -> Option<String> {
-    let weight = canary.status.as_ref().and_then(|s| s.canary_weight).unwrap_or(0);
-    let empty = read.tally.requests == 0 && read.tally.malformed == 0 && read.problems.is_empty();
-    (canary.spec.analysis.iterations() == 0 && weight == 0 && empty).then(|| {
-        format!(
-            "no requests reached the canary at weight 0 (last {}s): judged from the first step with traffic",
-            window_seconds(since, until)
-        )
-    })
 }
 
 fn window_seconds(since: Timestamp, until: Timestamp) -> String {
@@ -288,36 +273,22 @@ mod tests {
     }
 
     #[test]
-    fn the_window_is_the_time_since_the_last_step_at_most_ten_minutes() {
+    fn the_window_is_the_time_since_the_last_step_at_most_the_progress_deadline_and_an_interval() {
         let canary = canary("30s");
         let now: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
         let at = |since: Option<&str>| {
-            let ctx = CheckContext { canary: &canary, now, since: since.map(|s| s.parse().unwrap()) };
+            let ctx = CheckContext {
+                canary: &canary,
+                now,
+                since: since.map(|s| s.parse().unwrap()),
+                accumulating_since: None,
+            };
             window_start(&ctx, &canary).to_string()
         };
         assert_eq!(at(Some("2026-12-02T03:59:41Z")), "2026-12-02T03:59:41Z");
         assert_eq!(at(None), "2026-12-02T03:59:30Z", "one interval without a previous step");
-        assert_eq!(at(Some("2026-12-02T01:00:00Z")), "2026-12-02T03:50:00Z", "at most ten minutes");
+        assert_eq!(at(Some("2026-12-02T01:00:00Z")), "2026-12-02T03:49:30Z", "at most 600s and an interval");
         assert_eq!(at(Some("2026-12-02T04:00:05Z")), "2026-12-02T03:59:30Z", "a step in the future is ignored");
-    }
-
-    #[test]
-    fn no_traffic_at_weight_zero_waits_for_the_first_step_only_in_a_weighted_rollout() {
-        let since: Timestamp = "2026-12-02T03:59:30Z".parse().unwrap();
-        let until: Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
-        let mut weighted = canary("30s");
-        let empty = Read::default();
-        assert_eq!(
-            before_traffic(&weighted, &empty, since, until).as_deref(),
-            Some("no requests reached the canary at weight 0 (last 30s): judged from the first step with traffic")
-        );
-        let some = Read { tally: Tally { requests: 3, ..Tally::default() }, problems: Vec::new() };
-        assert_eq!(before_traffic(&weighted, &some, since, until), None, "requests at weight 0 are judged");
-        weighted.status = Some(fledge_crds::canary::CanaryStatus { canary_weight: Some(10), ..Default::default() });
-        assert_eq!(before_traffic(&weighted, &empty, since, until), None, "at 10% no requests is no data");
-        let mut ab = canary("30s");
-        ab.spec.analysis.iterations = Some(10);
-        assert_eq!(before_traffic(&ab, &empty, since, until), None, "A/B keeps weight 0 throughout");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! gates) and tells people what happened (notifications). The lifecycle decides *when* a
 //! stage runs; implementations of these traits decide *what* runs. Does I/O (implementations).
 
-use fledge_crds::canary::{Canary, CheckKind, CheckResult, Verdict};
+use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, CheckResult, Verdict};
 pub use fledge_webhooks::Severity;
 use futures::future::BoxFuture;
 use k8s_openapi::jiff::Timestamp;
@@ -57,8 +57,22 @@ pub struct CheckContext<'a> {
     pub canary: &'a Canary,
     /// The time of this reconcile.
     pub now: Timestamp,
-    /// When the previous analysis step ran: the start of the window to judge.
+    /// The start of the window to judge: when the previous analysis step ran, or, while the
+    /// checks have too little data, when the evidence started to accumulate.
     pub since: Option<Timestamp>,
+    /// Set while the evidence accumulates (the last interval had too little data): since
+    /// when. Metric checks then widen their range (`{{ interval }}`) back to this time.
+    pub accumulating_since: Option<Timestamp>,
+}
+
+impl<'a> CheckContext<'a> {
+    /// The context of a check run on `canary` at `now`, its window taken from `status` (the
+    /// status the decision was made from).
+    pub fn of(canary: &'a Canary, status: &CanaryStatus, now: Timestamp) -> Self {
+        let accumulating_since = status.no_data_since.as_ref().map(|t| t.0);
+        let since = accumulating_since.or_else(|| status.last_step_time.as_ref().map(|t| t.0));
+        Self { canary, now, since, accumulating_since }
+    }
 }
 
 /// Runs the checks of one stage. An empty answer means there is nothing to check: the stage

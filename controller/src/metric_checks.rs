@@ -13,6 +13,7 @@ use fledge_crds::MetricTemplate;
 use fledge_crds::canary::analysis::DEFAULT_METRIC_INTERVAL;
 use fledge_crds::canary::{Canary, CanaryMetric, CheckKind, CheckResult, Verdict};
 use fledge_crds::metric_template::MetricProviderType;
+use fledge_crds::schedule::parse_go_duration;
 use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Api, Client, ResourceExt};
@@ -40,7 +41,7 @@ impl MetricChecks {
     }
 
     async fn check(&self, canary: &Canary, metric: &CanaryMetric, ctx: &CheckContext<'_>) -> CheckResult {
-        let (verdict, value, message) = match self.measure(canary, metric).await {
+        let (verdict, value, message) = match self.measure(canary, metric, ctx).await {
             Ok(Answer::Value(value)) => {
                 let (passed, message) = threshold::judge(metric, value);
                 (if passed { Verdict::Pass } else { Verdict::Fail }, Some(value), message)
@@ -59,7 +60,7 @@ impl MetricChecks {
     }
 
     /// The metric's value, or why there is none (a sentence for the status).
-    async fn measure(&self, canary: &Canary, metric: &CanaryMetric) -> Result<Answer, String> {
+    async fn measure(&self, canary: &Canary, metric: &CanaryMetric, ctx: &CheckContext<'_>) -> Result<Answer, String> {
         let namespace = canary.namespace().unwrap_or_default();
         let mut settings = Settings::new(
             canary
@@ -107,15 +108,27 @@ impl MetricChecks {
                 .to_owned(),
         };
         let service = canary.spec.apex_name().to_owned();
-        let interval = metric.interval.as_deref().unwrap_or(DEFAULT_METRIC_INTERVAL);
+        let interval = range(metric.interval.as_deref().unwrap_or(DEFAULT_METRIC_INTERVAL), ctx);
         let variables = metric.template_variables.clone().unwrap_or_default();
         let vars =
-            Vars::new(&canary.name_any(), &namespace, &canary.spec.target_ref.name, &service, interval, variables)
+            Vars::new(&canary.name_any(), &namespace, &canary.spec.target_ref.name, &service, &interval, variables)
                 .map_err(|e| e.to_string())?;
         let query = render(&query, &vars).map_err(|e| e.to_string())?;
         let prometheus = Prometheus::new(settings).map_err(|e| e.to_string())?;
         prometheus.query(&query).await.map_err(|e| e.to_string())
     }
+}
+
+/// The metric's `{{ interval }}`: its own, or, while the evidence of a step accumulates (the
+/// last interval had no data), the whole time since then when that is longer, so that a
+/// canary with little traffic is judged on all of it rather than waiting for one interval to
+/// hold enough. Queries that do not use `{{ interval }}` keep their own window.
+fn range(interval: &str, ctx: &CheckContext<'_>) -> String {
+    let Some(since) = ctx.accumulating_since else { return interval.to_owned() };
+    let Ok(own) = parse_go_duration(interval) else { return interval.to_owned() };
+    let waited = ctx.now.as_second().saturating_sub(since.as_second());
+    let waited = u64::try_from(waited).unwrap_or(0);
+    if waited > own.as_secs() { format!("{waited}s") } else { interval.to_owned() }
 }
 
 impl Checks for MetricChecks {
@@ -133,5 +146,35 @@ impl Checks for MetricChecks {
             }
             results
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_range_reaches_back_to_where_the_evidence_started_to_accumulate() {
+        let canary: Canary = serde_json::from_value(serde_json::json!({
+            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"interval": "10s"},
+            },
+        }))
+        .unwrap();
+        let now: k8s_openapi::jiff::Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
+        let ctx = |since: Option<&str>| CheckContext {
+            canary: &canary,
+            now,
+            since: None,
+            accumulating_since: since.map(|s| s.parse().unwrap()),
+        };
+        assert_eq!(range("1m", &ctx(None)), "1m", "a judged step keeps the metric's own interval");
+        assert_eq!(range("15s", &ctx(Some("2026-12-02T03:59:25Z"))), "35s");
+        assert_eq!(range("1m", &ctx(Some("2026-12-02T03:59:25Z"))), "1m", "never shorter than its own");
+        assert_eq!(range("oops", &ctx(Some("2026-12-02T03:59:25Z"))), "oops", "left to the template's error");
     }
 }

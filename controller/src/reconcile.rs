@@ -162,7 +162,7 @@ async fn decide_with_checks(canary: &Canary, ctx: &Context, status: &CanaryStatu
         };
         let decision = decide::decide(&input);
         let Some(stage) = decision.needs else { return decision };
-        let check_ctx = CheckContext { canary, now, since: status.last_step_time.as_ref().map(|t| t.0) };
+        let check_ctx = CheckContext::of(canary, status, now);
         let found = ctx.checks.run(stage, &check_ctx).await;
         tracing::debug!(stage = %stage, results = found.len(), "ran checks");
         results.insert(stage, found);
@@ -227,7 +227,7 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
 /// their failures published as Warning events and otherwise ignored, as in Flagger.
 async fn post_rollout(canary: &Canary, ctx: &Context) {
     let now = Timestamp::now();
-    let check_ctx = CheckContext { canary, now, since: None };
+    let check_ctx = CheckContext { canary, now, since: None, accumulating_since: None };
     let results = ctx.checks.run(Stage::PostRollout, &check_ctx).await;
     for result in results.iter().filter(|r| r.verdict != fledge_crds::canary::Verdict::Pass) {
         let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());

@@ -196,7 +196,24 @@ impl<'i, 'a> Run<'i, 'a> {
     fn zero_counters(&mut self) {
         self.d.status.failed_checks = Some(0);
         self.d.status.iterations = Some(0);
-        self.d.status.no_data_intervals = None;
+        self.d.status.analysis_start_time = None;
+        self.d.status.no_data_since = None;
+    }
+
+    /// Whether the run's analysis has not started: no traffic has reached the canary yet (no
+    /// weight, no iteration, no copies). A status written before `analysisStartTime` existed
+    /// counts as started once it has a weight, an iteration or copies.
+    fn before_first_step(&self) -> bool {
+        let status = &self.d.status;
+        status.analysis_start_time.is_none()
+            && self.d.canary_weight == 0
+            && status.iterations.unwrap_or(0) == 0
+            && status.mirrored != Some(true)
+    }
+
+    /// The run's first step is taken: from now on the canary has traffic to be judged on.
+    fn first_step(&mut self) {
+        self.d.status.analysis_start_time = Some(stamp(self.i.now));
     }
 
     // ---- phases ----
@@ -539,13 +556,12 @@ impl<'i, 'a> Run<'i, 'a> {
             }
             Some(None) => {}
         }
-        // Held by a rollout window at weight 0, the run has not started: its pre-rollout hooks
-        // run once, when the window opens, not every interval of the wait.
-        let starting = self.d.canary_weight == 0
-            && self.d.status.iterations.unwrap_or(0) == 0
-            && self.window_open()
-            && !self.pre_rollout_passed();
-        if starting {
+        // The run's first interval: no traffic has reached the canary yet, so there is nothing
+        // to judge. As in Flagger, the pre-rollout hooks run (once: when a rollout window
+        // holds the run at weight 0, when it opens) and the first step is taken unjudged; the
+        // canary is first judged an interval later, on the traffic that step sent it.
+        let first = self.before_first_step();
+        if first && self.window_open() && !self.pre_rollout_passed() {
             let Some(pre) = self.results(Stage::PreRollout) else { return };
             self.record(pre);
             if !all_pass(pre) {
@@ -553,40 +569,14 @@ impl<'i, 'a> Run<'i, 'a> {
                 return;
             }
         }
-        // A/B testing: the matching requests move to the canary once its analysis starts (after
-        // the pre-rollout hooks); the first check is an interval later, on their traffic.
-        if self.ab_test() && self.d.canary_weight == 0 && self.window_open() {
-            self.set_weight(100);
-            let id = self.id();
-            self.event(
-                EventType::Normal,
-                "Advanced",
-                format!("Routing the requests that match {id}'s A/B test to the canary"),
-            );
-            self.stepped();
-            return;
-        }
-        // Mirroring: the copies start at the first step, and the canary is first judged on them
-        // an interval later (a blue/green keeps them for all its iterations; a weighted canary
-        // moves on to its first weight after one mirrored step).
-        let unmirrored = self.d.status.mirrored != Some(true) && self.d.status.iterations.unwrap_or(0) == 0;
-        if self.mirroring() && self.d.canary_weight == 0 && unmirrored && self.window_open() {
-            self.d.status.mirrored = Some(true);
-            let id = self.id();
-            let percent = self.i.spec.analysis.mirror_weight.unwrap_or(100);
-            self.event(
-                EventType::Normal,
-                "Mirroring",
-                format!("Mirroring {percent}% of {id}'s requests to the canary"),
-            );
-            self.stepped();
+        if first {
+            self.start_analysis();
             return;
         }
         let Some(analysis) = self.results(Stage::Analysis) else { return };
         self.record(analysis);
         let failed = analysis.iter().any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error));
         if failed {
-            self.d.status.no_data_intervals = None;
             self.failed_check(analysis);
             return;
         }
@@ -594,8 +584,60 @@ impl<'i, 'a> Run<'i, 'a> {
             self.no_data(analysis);
             return;
         }
-        self.d.status.no_data_intervals = None;
+        self.d.status.no_data_since = None;
         self.advance();
+    }
+
+    /// The first step of a run, by its kind: the A/B test's matching requests move to the
+    /// canary, or the copies of a mirrored run start, or the first weight (through the
+    /// confirm-traffic-increase gate and the rollout windows), or a blue/green's iterations
+    /// start. None of them is judged: the canary has had no traffic yet.
+    fn start_analysis(&mut self) {
+        let id = self.id();
+        if !self.window_open() {
+            // Held at weight 0 until the window opens; `advance` says why.
+            self.advance();
+            return;
+        }
+        if self.ab_test() {
+            self.first_step();
+            self.set_weight(100);
+            self.event(
+                EventType::Normal,
+                "Advanced",
+                format!("Routing the requests that match {id}'s A/B test to the canary"),
+            );
+            self.stepped();
+        } else if self.mirroring() {
+            // A blue/green keeps the copies for all its iterations; a weighted canary moves on
+            // to its first weight after one mirrored step.
+            self.first_step();
+            self.d.status.mirrored = Some(true);
+            let percent = self.i.spec.analysis.mirror_weight.unwrap_or(100);
+            self.event(
+                EventType::Normal,
+                "Mirroring",
+                format!("Mirroring {percent}% of {id}'s requests to the canary"),
+            );
+            self.stepped();
+        } else if self.i.spec.analysis.iterations() > 0 {
+            // A blue/green without copies: its users stay on the primary, and its iterations
+            // judge the traffic its rollout hooks (load tests) send the canary from now on.
+            self.first_step();
+            let iterations = self.i.spec.analysis.iterations();
+            self.event(
+                EventType::Normal,
+                "Started",
+                format!("Starting canary analysis for {id}: {iterations} iterations"),
+            );
+            self.stepped();
+        } else {
+            // The first weight, unless a gate holds it; the run starts when it moves.
+            self.advance();
+            if self.d.canary_weight > 0 {
+                self.first_step();
+            }
+        }
     }
 
     /// The canary is not ready: wait, or roll back once it is past its deadline.
@@ -619,29 +661,56 @@ impl<'i, 'a> Run<'i, 'a> {
         self.requeue(POLL.min(remaining(since, limit, self.i.now)));
     }
 
-    /// Checks without data (too little traffic): the step waits and says so; after `threshold`
-    /// such intervals in a row it counts as a failed check, so nothing is promoted on missing
-    /// evidence.
+    /// Checks without data (too little traffic to judge): the weight holds and the evidence
+    /// accumulates (the next checks' window reaches back to when it started to be short), so
+    /// the step is judged once there is enough. Missing evidence is never a failed check: a
+    /// canary is rolled back for it only when it had too little traffic for the whole
+    /// progress deadline, and the message says so.
     fn no_data(&mut self, results: &[CheckResult]) {
-        let intervals = self.d.status.no_data_intervals.unwrap_or(0) + 1;
-        let threshold = self.i.spec.analysis.threshold();
-        let why = results.iter().find(|r| r.verdict == Verdict::NoData).map(describe).unwrap_or_default();
-        if intervals >= threshold {
-            self.d.status.no_data_intervals = None;
-            self.failed_check(results);
+        // This interval's window started where the evidence started to be short, or at the
+        // last step.
+        let since = self.d.status.no_data_since.as_ref().or(self.d.status.last_step_time.as_ref()).map(|t| t.0);
+        let since = since.filter(|t| *t <= self.i.now).unwrap_or(self.i.now);
+        self.d.status.no_data_since = Some(stamp(since));
+        let waited = elapsed(since, self.i.now);
+        let limit = deadline(self.i.spec);
+        let id = self.id();
+        let why = results.iter().filter(|r| r.verdict == Verdict::NoData).map(describe).collect::<Vec<_>>().join("; ");
+        let at = self.at_step();
+        if waited >= limit {
+            let message = format!(
+                "Rolling back {id}: too little traffic reached the canary {at} to judge it for {}s, its progress \
+                 deadline ({why})",
+                self.i.spec.progress_deadline_seconds()
+            );
+            self.rollback("NoData", message);
             return;
         }
-        self.d.status.no_data_intervals = Some(intervals);
         self.stepped();
-        let id = self.id();
+        self.requeue(remaining(since, limit, self.i.now));
         self.event(
             EventType::Warning,
             "NoData",
-            format!("Waiting for data for {id} ({intervals} of {threshold} intervals): {why}"),
+            format!(
+                "Waiting for data for {id} {at} ({}s of {}s): {why}",
+                waited.as_secs(),
+                self.i.spec.progress_deadline_seconds()
+            ),
         );
     }
 
+    /// Where the run is, for messages: `at weight 10`, `at iteration 2/5`.
+    fn at_step(&self) -> String {
+        let iterations = self.i.spec.analysis.iterations();
+        if iterations > 0 {
+            format!("at iteration {}/{iterations}", self.d.status.iterations.unwrap_or(0) + 1)
+        } else {
+            format!("at weight {}", self.d.canary_weight)
+        }
+    }
+
     fn failed_check(&mut self, results: &[CheckResult]) {
+        self.d.status.no_data_since = None;
         let failed = self.d.status.failed_checks.unwrap_or(0) + 1;
         self.d.status.failed_checks = Some(failed);
         self.stepped();
@@ -787,6 +856,7 @@ impl<'i, 'a> Run<'i, 'a> {
         // However it was reached (the last iteration, a promote annotation, skipAnalysis), no
         // more copies: they would go to a canary about to be scaled down.
         self.d.status.mirrored = None;
+        self.d.status.no_data_since = None;
         self.event(EventType::Normal, "Promoting", format!("Copying {id} template spec to {primary}"));
         self.d.status.last_step_time = Some(stamp(self.i.now));
         self.requeue(POLL);

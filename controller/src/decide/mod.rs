@@ -16,7 +16,7 @@ mod windows;
 #[cfg(test)]
 mod tests;
 
-pub use time::{parse_interval, progress_since};
+pub use time::{deadline, parse_interval, progress_since};
 pub use windows::{InvalidWindow, WindowState, state as window_state};
 
 use crate::checks::{Notice, Stage};

@@ -5,6 +5,7 @@ use super::*;
 use crate::checks::NoticeKind;
 use fledge_crds::canary::{CanaryStatus, CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
 use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 fn spec(extra: &str) -> CanarySpec {
     let yaml = format!(
@@ -275,9 +276,11 @@ fn a_good_release_walks_the_weights_and_is_promoted() {
     assert_eq!(sim.status.canary_weight, Some(0));
     assert!(sim.asked.is_empty());
 
+    // The first step is not judged: the canary has had no traffic yet.
     sim.after(9);
-    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmTrafficIncrease], "no pre-rollout hooks, none asked");
+    assert_eq!(sim.asked, vec![Stage::ConfirmTrafficIncrease], "no pre-rollout hooks, and no checks at weight 0");
     assert_eq!(sim.status.canary_weight, Some(10));
+    assert_eq!(sim.status.analysis_start_time, Some(Time(at(11))));
     for expected in [20, 30, 40, 50] {
         sim.after(10);
         assert_eq!(sim.status.canary_weight, Some(expected));
@@ -353,12 +356,19 @@ fn iterations_count_instead_of_weights() {
     let mut sim = Sim::initialized(spec("analysisExtra: {iterations: 3, stepWeight: null}"));
     sim.release("rev2");
     sim.after(1);
+    // The first interval starts the iterations unjudged: the canary has had no traffic yet.
     sim.after(10);
-    assert_eq!(sim.status.iterations, Some(1));
+    assert!(sim.asked.is_empty(), "{:?}", sim.asked);
+    assert_eq!(sim.status.iterations, Some(0));
+    assert_eq!(sim.events.last().unwrap().1, "Starting canary analysis for podinfo.test: 3 iterations");
+    for done in [1, 2] {
+        sim.after(10);
+        assert_eq!(sim.asked, vec![Stage::Analysis]);
+        assert_eq!(sim.status.iterations, Some(done));
+        assert_eq!(sim.status.phase, Phase::Progressing);
+    }
     sim.after(10);
-    assert_eq!(sim.status.iterations, Some(2));
-    assert_eq!(sim.status.phase, Phase::Progressing);
-    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmPromotion], "three judged iterations");
     assert_eq!(sim.status.phase, Phase::Promoting);
     assert_eq!(sim.weights, vec![0, 100], "blue/green: users stay on the primary, then all switch at once");
     assert!(sim.events.iter().any(|(_, m)| m == "Routing all traffic of podinfo.test to the canary"));
@@ -492,22 +502,28 @@ fn a_failing_pre_rollout_hook_counts_and_is_asked_again() {
 }
 
 #[test]
-fn a_passed_pre_rollout_hook_is_not_called_again_when_the_first_analysis_fails() {
-    let mut sim = Sim::initialized(hooks("{name: migrate, type: pre-rollout, url: 'http://tester/'}"));
+fn a_passed_pre_rollout_hook_is_not_called_again_while_the_first_step_is_held() {
+    let mut sim = Sim::initialized(hooks(
+        "{name: migrate, type: pre-rollout, url: 'http://tester/'}, \
+         {name: approve, type: confirm-traffic-increase, url: 'http://gate/'}",
+    ));
     sim.answer = Box::new(|s| match s {
         Stage::PreRollout => vec![result("migrate", Verdict::Pass, "200")],
-        Stage::Analysis => vec![result("load-test", Verdict::Fail, "500")],
+        Stage::ConfirmTrafficIncrease => vec![result("approve", Verdict::Fail, "403 Forbidden")],
         _ => vec![],
     });
     sim.release("rev2");
     sim.after(1);
     sim.after(10);
-    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::Analysis]);
-    assert_eq!((sim.status.canary_weight, sim.status.failed_checks), (Some(0), Some(1)));
+    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::ConfirmTrafficIncrease]);
+    assert_eq!((sim.status.canary_weight, sim.status.failed_checks), (Some(0), Some(0)));
+    assert_eq!(sim.status.analysis_start_time, None, "the run starts when traffic moves");
     sim.answer = Box::new(|s| if s == Stage::PreRollout { panic!("called twice") } else { vec![] });
     sim.after(10);
-    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.asked, vec![Stage::ConfirmTrafficIncrease], "still no checks before the first step");
     assert_eq!(sim.status.canary_weight, Some(10));
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmTrafficIncrease]);
 }
 
 #[test]
@@ -724,7 +740,7 @@ fn rollback_hooks_are_asked_each_interval_only_when_there_are_some() {
     sim.release("rev2");
     sim.after(1);
     sim.after(10);
-    assert_eq!(sim.asked, vec![Stage::Rollback, Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.asked, vec![Stage::Rollback, Stage::ConfirmTrafficIncrease]);
     sim.after(2);
     assert!(sim.asked.is_empty(), "asked once an interval: {:?}", sim.asked);
     sim.after(8);
@@ -840,7 +856,7 @@ fn notices_carry_the_revision_image_failed_checks_and_duration() {
             "Image=ghcr.io/stefanprodan/podinfo:6.0.1",
             "Phase=Failed",
             "Failed checks=2 of 2",
-            "Duration=20s"
+            "Duration=30s"
         ]
     );
     assert!(failed.message.contains("failed checks threshold reached 2"), "{}", failed.message);
@@ -1252,17 +1268,12 @@ fn a_fix_released_while_the_primary_is_stuck_is_analysed() {
     assert_eq!(sim.status.canary_weight, Some(0));
 }
 
-#[test]
-fn no_data_waits_then_counts_as_a_failed_check_after_threshold_intervals() {
-    let mut sim = Sim::initialized(spec(""));
-    sim.release("rev2");
-    sim.after(1);
-    sim.after(10);
-    assert_eq!(sim.status.canary_weight, Some(10));
-    sim.answer = Box::new(|s| {
+fn no_data(name: &str) -> Answer {
+    let name = name.to_owned();
+    Box::new(move |s| {
         if s == Stage::Analysis {
             vec![CheckResult {
-                name: "request-success-rate".into(),
+                name: name.clone(),
                 kind: CheckKind::Metric,
                 verdict: Verdict::NoData,
                 value: None,
@@ -1272,19 +1283,77 @@ fn no_data_waits_then_counts_as_a_failed_check_after_threshold_intervals() {
         } else {
             Vec::new()
         }
-    });
+    })
+}
+
+#[test]
+fn too_little_data_holds_the_weight_and_the_evidence_accumulates_until_it_is_judged() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
     sim.after(10);
-    assert_eq!(sim.status.canary_weight, Some(10), "the step waits");
-    assert_eq!(sim.status.failed_checks, Some(0), "no data is not a failure yet");
-    assert_eq!(sim.status.no_data_intervals, Some(1));
-    assert!(sim.events.last().unwrap().1.contains("Waiting for data for podinfo.test (1 of 2 intervals)"));
-    sim.after(10);
-    assert_eq!(sim.status.failed_checks, Some(1), "threshold intervals without data count as a failure");
-    assert_eq!(sim.status.no_data_intervals, None);
-    // Data again: the counter starts over and the rollout goes on.
+    assert_eq!(sim.status.canary_weight, Some(10));
+    let step = sim.status.last_step_time.clone();
+    sim.answer = no_data("request-success-rate");
+    for waited in [10, 20, 30] {
+        sim.after(10);
+        assert_eq!(sim.status.canary_weight, Some(10), "the step waits");
+        assert_eq!(sim.status.phase, Phase::Progressing);
+        assert_eq!(sim.status.failed_checks, Some(0), "too little data is never a failed check");
+        assert_eq!(sim.status.no_data_since, step, "the window reaches back to the start of the step");
+        assert_eq!(
+            sim.events.last().unwrap(),
+            &(
+                "NoData",
+                format!(
+                    "Waiting for data for podinfo.test at weight 10 ({waited}s of 60s): metric \
+                     request-success-rate: no data: the query returned no series"
+                )
+            )
+        );
+    }
+    // Enough data at last: the step is judged and the run goes on.
     sim.answer = pass();
     sim.after(10);
     assert_eq!(sim.status.canary_weight, Some(20));
+    assert_eq!(sim.status.no_data_since, None);
+    assert_eq!(sim.status.failed_checks, Some(0));
+}
+
+#[test]
+fn a_canary_without_traffic_for_its_whole_progress_deadline_is_rolled_back_and_told_why() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = no_data("request-success-rate");
+    sim.run_until(&[Phase::Failed], 8);
+    assert_eq!(sim.now, 71, "60s of no data after the first step at 11s");
+    assert_eq!(sim.promoted().reason, "NoData");
+    assert_eq!(
+        sim.promoted().message.as_deref(),
+        Some(
+            "Rolling back podinfo.test: too little traffic reached the canary at weight 10 to judge it for 60s, \
+             its progress deadline (metric request-success-rate: no data: the query returned no series)"
+        )
+    );
+    assert_eq!(sim.status.canary_weight, Some(0));
+    assert!(sim.reasons().contains(&"RolledBack"));
+}
+
+#[test]
+fn no_data_then_a_failure_counts_only_the_failure() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = no_data("request-success-rate");
+    sim.after(10);
+    sim.after(10);
+    sim.answer = fail_at(Stage::Analysis);
+    sim.after(10);
+    assert_eq!((sim.status.failed_checks, sim.status.no_data_since.as_ref()), (Some(1), None));
+    assert_eq!(sim.status.phase, Phase::Progressing, "one failed check of a threshold of 2");
 }
 
 #[test]
@@ -1297,7 +1366,7 @@ fn outside_its_rollout_window_a_release_holds_its_weight_and_goes_on_when_the_wi
     sim.after(1);
     assert_eq!(sim.status.phase, Phase::Progressing, "the canary starts and is checked");
     sim.after(10);
-    assert_eq!(sim.asked, vec![Stage::Analysis], "pre-rollout hooks wait for the window");
+    assert!(sim.asked.is_empty(), "pre-rollout hooks wait for the window, and there is nothing to judge yet");
     assert_eq!(sim.status.canary_weight, Some(0), "held at weight 0");
     let held = conditions::get(&sim.status, conditions::ROLLOUT_WINDOW).unwrap().clone();
     assert_eq!((held.status, held.reason.as_str()), (ConditionStatus::False, "OutsideWindow"));
@@ -1307,14 +1376,14 @@ fn outside_its_rollout_window_a_release_holds_its_weight_and_goes_on_when_the_wi
         "{held:?}"
     );
     sim.after(10);
-    assert_eq!(sim.asked, vec![Stage::Analysis], "the checks go on while held");
+    assert!(sim.asked.is_empty(), "{:?}", sim.asked);
     assert_eq!(sim.status.canary_weight, Some(0));
     assert_eq!(sim.reasons().iter().filter(|r| **r == "Held").count(), 1, "said once: {:?}", sim.events);
 
     // The window opens: the next step advances.
     sim.now = 2800;
     sim.after(0);
-    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::Analysis, Stage::ConfirmTrafficIncrease]);
+    assert_eq!(sim.asked, vec![Stage::PreRollout, Stage::ConfirmTrafficIncrease]);
     assert_eq!(sim.status.canary_weight, Some(10));
     let open = conditions::get(&sim.status, conditions::ROLLOUT_WINDOW).unwrap();
     assert_eq!((open.status, open.reason.as_str()), (ConditionStatus::True, "Open"));

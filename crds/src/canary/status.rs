@@ -135,10 +135,19 @@ pub struct CanaryStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_step_time: Option<Time>,
 
-    /// Fledge: analysis intervals in a row whose checks had no data (too little traffic). The
-    /// step waits; when this reaches the threshold it counts as a failed check.
+    /// Fledge: when the run's analysis started, that is when traffic (weighted, A/B-matched or
+    /// mirrored) first reached the canary, or a blue/green's first iteration began. Unset, the
+    /// run's first interval is still to come: it runs the pre-rollout hooks and takes the
+    /// first step without judging a canary that has had no traffic yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_data_intervals: Option<i32>,
+    pub analysis_start_time: Option<Time>,
+
+    /// Fledge: since when the checks have had too little data to judge (NoData). The weight
+    /// holds and the checks' window reaches back to this time, so the evidence of the step
+    /// accumulates; it is judged as soon as there is enough. Unset once an interval is judged.
+    /// A canary with too little traffic for the whole progress deadline is rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data_since: Option<Time>,
 
     /// Fledge: the routes copy requests to the canary now (a mirrored blue/green, or the
     /// mirrored first step of a weighted canary with `analysis.mirror`).
