@@ -16,8 +16,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the demo: the sandbox, the real `fledge controller`, a good release that is promoted
-    /// and an unready one that is rolled back, narrated step by step. Ends by itself.
+    /// Run the demo: the sandbox, the real `fledge controller`, a good release that is promoted,
+    /// one answering errors and one never ready, both rolled back, narrated step by step. Ends
+    /// by itself.
     Demo {
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 300)]

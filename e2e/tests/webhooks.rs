@@ -161,8 +161,10 @@ async fn every_hook_type_is_called_at_its_moment_and_every_event_is_sent() {
             "/confirm-rollout",
             "/rollback",
             "/pre-rollout",
-            "/rollout",
+            // The run's first step is not judged: the load test starts with the first
+            // analysis, once the canary has traffic.
             "/confirm-traffic-increase",
+            "/rollout",
             "/confirm-promotion",
             "/post-rollout"
         ],

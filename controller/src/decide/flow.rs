@@ -452,7 +452,7 @@ impl<'i, 'a> Run<'i, 'a> {
 
     /// Whether every pre-rollout hook has passed in this run (the run's results are cleared
     /// when it starts): a passed pre-rollout hook (a migration, an acceptance test) is not
-    /// called again because the first analysis at weight 0 failed.
+    /// called again while a gate or a rollout window holds the run's first step.
     fn pre_rollout_passed(&self) -> bool {
         let checks = self.d.status.checks.as_deref().unwrap_or_default();
         self.i.spec.analysis.webhooks.iter().flatten().filter(|h| h.kind() == WebhookType::PreRollout).all(|h| {

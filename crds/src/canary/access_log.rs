@@ -44,7 +44,8 @@ pub struct AccessLog {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<AccessLogFormat>,
 
-    /// Requests each version needs in an interval before it is judged (default 50).
+    /// Requests each version needs before a step is judged (default 50). With fewer the step
+    /// waits and its evidence accumulates over the following intervals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub min_requests: Option<i32>,

@@ -199,10 +199,12 @@ pub enum WebhookType {
     /// Before the canary is scaled up; a non-2xx answer holds the rollout in Waiting.
     #[serde(rename = "confirm-rollout")]
     ConfirmRollout,
-    /// Once when the analysis starts; a non-2xx answer counts a failed check.
+    /// Once, at the run's first interval, before its first (unjudged) step; a non-2xx answer
+    /// counts a failed check and the step waits.
     #[serde(rename = "pre-rollout")]
     PreRollout,
-    /// Every interval before the metrics; a non-2xx answer counts a failed check.
+    /// Every judged interval (from the one after the first step), before the metrics; a
+    /// non-2xx answer counts a failed check.
     #[serde(rename = "rollout")]
     Rollout,
     /// Before each weight increase; a non-2xx answer holds the weight.

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// With any `allow` window, a rollout starts and advances only while one is open; a `deny`
 /// window stops it while open, and wins over allow windows. Outside, the canary holds its
-/// weight, keeps running its checks, and says in a condition when the next window opens.
+/// weight, keeps running its checks once it has traffic, and says in a condition when the
+/// next window opens.
 /// Abort and rollback are never held; promotion by annotation overrides windows.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -194,6 +194,9 @@ struct Compiled {
 #[derive(Debug)]
 struct HttpRoute {
     name: Option<String>,
+    /// `(namespace, name)` of the delegate VirtualService whose routes take the requests this
+    /// route matches (a root VirtualService's `delegate`); then there are no destinations.
+    delegate: Option<(String, String)>,
     matches: Vec<Matcher>,
     destinations: Vec<(Destination, u32, Manipulation)>,
     mirror: Option<(Destination, f64)>,
@@ -243,7 +246,8 @@ impl RouteTable {
     /// needs a DestinationRule): Istio accepts them, as `istioctl analyze` only warns, and answers 503 `NC`.
     pub fn dangling(&self, services: &[Service]) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for c in self.entries.values().filter_map(|(_, c)| c.as_ref().ok()).filter(|c| !c.hosts.is_empty()) {
+        // Gateway-only VirtualServices are compiled without routes; delegates are checked too.
+        for c in self.entries.values().filter_map(|(_, c)| c.as_ref().ok()) {
             let mut missing = Vec::new();
             for (i, r) in c.http.iter().enumerate() {
                 let mirror = r.mirror.iter().map(|(d, _)| (format!("spec.http[{i}].mirror"), d));
@@ -304,10 +308,20 @@ impl RouteTable {
         let Some(vs) = self.bound(&cluster::fqdn(service), &host.to_ascii_lowercase(), &req.source.namespace) else {
             return Ok(direct(None, Some("default".to_owned())));
         };
+        let matching = |c: &'_ Compiled| {
+            c.http.iter().position(|r| r.matches.is_empty() || r.matches.iter().any(|m| m.matches(req, port)))
+        };
+        // A root route that delegates: the delegate's first route that also matches takes the request (Istio
+        // allows one level of delegation).
+        let found = matching(vs).and_then(|i| match &vs.http[i].delegate {
+            None => Some((vs, i)),
+            Some(key) => {
+                let delegate = self.entries.get(key)?.1.as_ref().ok()?;
+                matching(delegate).filter(|j| delegate.http[*j].delegate.is_none()).map(|j| (delegate, j))
+            }
+        });
         let vs_ref = Some(format!("{}/{}", vs.namespace, vs.name));
-        let Some(route) =
-            vs.http.iter().find(|r| r.matches.is_empty() || r.matches.iter().any(|m| m.matches(req, port)))
-        else {
+        let Some((vs, route)) = found.map(|(c, i)| (c, &c.http[i])) else {
             return Ok(Routed {
                 service,
                 port,
@@ -419,8 +433,10 @@ fn resolve_destination<'s>(
 
 fn compile(vs: &VirtualService, namespace: &str, name: &str) -> Result<Compiled, String> {
     let spec = &vs.spec;
-    if spec.hosts.is_empty() {
-        return Err("spec.hosts is empty".into());
+    // Without hosts a VirtualService is a delegate: it binds to nothing itself, and a root's `delegate`
+    // route hands it requests.
+    if spec.hosts.is_empty() && !spec.gateways.is_empty() {
+        return Err("spec.hosts is empty (a delegate VirtualService has neither hosts nor gateways)".into());
     }
     if !spec.gateways.is_empty() && !spec.gateways.iter().any(|g| g == "mesh") {
         // Bound to gateways only: valid, but not for sidecars. Compiled with no hosts so it never binds.
@@ -441,7 +457,7 @@ fn compile(vs: &VirtualService, namespace: &str, name: &str) -> Result<Compiled,
         .http
         .iter()
         .enumerate()
-        .map(|(i, r)| compile_route(r, &format!("spec.http[{i}]")))
+        .map(|(i, r)| compile_route(r, namespace, &format!("spec.http[{i}]")))
         .collect::<Result<_, _>>()?;
     Ok(Compiled {
         namespace: namespace.into(),
@@ -453,15 +469,32 @@ fn compile(vs: &VirtualService, namespace: &str, name: &str) -> Result<Compiled,
     })
 }
 
-fn compile_route(r: &fledge_crds::istio::HttpRoute, at: &str) -> Result<HttpRoute, String> {
+fn compile_route(r: &fledge_crds::istio::HttpRoute, namespace: &str, at: &str) -> Result<HttpRoute, String> {
     let matches = r
         .r#match
         .iter()
         .enumerate()
         .map(|(i, m)| Matcher::compile(m, &format!("{at}.match[{i}]")))
         .collect::<Result<_, _>>()?;
+    if r.route.is_empty()
+        && let Some(delegate) = r.extra.get("delegate")
+    {
+        let name = delegate.get("name").and_then(|n| n.as_str()).filter(|n| !n.is_empty());
+        let name = name.ok_or_else(|| format!("{at}.delegate.name is required"))?;
+        let ns = delegate.get("namespace").and_then(|n| n.as_str()).filter(|n| !n.is_empty()).unwrap_or(namespace);
+        return Ok(HttpRoute {
+            name: r.name.clone(),
+            delegate: Some((ns.to_owned(), name.to_owned())),
+            matches,
+            destinations: Vec::new(),
+            mirror: None,
+            retries: RetryPolicy::istio_default(),
+            authority_rewrite: None,
+            headers: Manipulation::compile(&r.extra, at)?,
+        });
+    }
     if r.route.is_empty() {
-        let what = ["redirect", "directResponse", "delegate"].into_iter().find(|k| r.extra.contains_key(*k));
+        let what = ["redirect", "directResponse"].into_iter().find(|k| r.extra.contains_key(*k));
         return Err(match what {
             Some(k) => format!("{at}.{k} is not supported by the sandbox mesh"),
             None => format!("{at}.route is empty"),
@@ -492,6 +525,7 @@ fn compile_route(r: &fledge_crds::istio::HttpRoute, at: &str) -> Result<HttpRout
         r.extra.get("rewrite").and_then(|w| w.get("authority")).and_then(|a| a.as_str()).map(str::to_owned);
     Ok(HttpRoute {
         name: r.name.clone(),
+        delegate: None,
         matches,
         destinations,
         mirror: r.mirror.clone().map(|m| (m, percent)),
