@@ -264,7 +264,8 @@ async fn target_gone(
     why: &str,
 ) -> Result<CanaryStatus, Error> {
     let vs = crate::objects::virtual_service(canary, 0).map_err(|e| Error::Spec(e.to_string()))?;
-    act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, |_| true).await?;
+    let unmanaged = crate::objects::Unmanaged::of(canary);
+    act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, &unmanaged, |_| true).await?;
     let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());
     let message = format!("Rolling back {id}: all traffic to the primary, the canary cannot serve ({why})");
     let now = Timestamp::now();

@@ -7,6 +7,7 @@ mod configs;
 mod primary;
 mod routes;
 mod services;
+mod unmanaged;
 
 pub use autoscaler::primary_hpa;
 pub use configs::{
@@ -16,6 +17,7 @@ pub use configs::{
 pub use primary::{primary_deployment, selector_label};
 pub use routes::{Routing, destination_rules, route_weights, virtual_service, virtual_service_routed};
 pub use services::services;
+pub use unmanaged::Unmanaged;
 
 use fledge_crds::canary::Canary;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
