@@ -6,6 +6,7 @@ use crate::decide::TargetScale;
 use crate::error::Error;
 use crate::objects::{self, FIELD_MANAGER, Names, Unmanaged};
 use crate::observe::{ANNOTATION_REVISION, World};
+use crate::rules::Rules;
 use crate::takeover::{self, Takeover};
 use fledge_crds::canary::{Canary, CanaryStatus};
 use fledge_crds::istio::{DestinationRule, VirtualService};
@@ -104,6 +105,7 @@ pub async fn ensure_routing(
     world: &World,
     routing: &objects::Routing,
     route_apex: bool,
+    rules: &Rules,
 ) -> Result<Takeover, Error> {
     let canary_weight = routing.canary_weight;
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
@@ -136,22 +138,30 @@ pub async fn ensure_routing(
         apply_over(client, vs, live.as_ref(), &unmanaged, |live| objects::route_weights(live, &names) == want).await?;
     }
     if let Some(hpa) = &world.target_hpa {
-        apply::<HorizontalPodAutoscaler>(client, objects::primary_hpa(canary, hpa), &unmanaged, always).await?;
+        apply::<HorizontalPodAutoscaler>(
+            client,
+            objects::primary_hpa(canary, hpa, &rules.copied_labels),
+            &unmanaged,
+            always,
+        )
+        .await?;
     }
     Ok(found)
 }
 
 /// Copy the target (and the configs it uses) into the primary, marked with the revision.
-pub async fn promote_primary(client: &Client, canary: &Canary, world: &World) -> Result<(), Error> {
+pub async fn promote_primary(client: &Client, canary: &Canary, world: &World, rules: &Rules) -> Result<(), Error> {
     let unmanaged = Unmanaged::of(canary);
     for cm in &world.config_maps {
-        apply::<ConfigMap>(client, objects::primary_config_map(canary, cm), &unmanaged, always).await?;
+        apply::<ConfigMap>(client, objects::primary_config_map(canary, cm, &rules.copied_labels), &unmanaged, always)
+            .await?;
     }
     for secret in &world.secrets {
-        apply::<Secret>(client, objects::primary_secret(canary, secret), &unmanaged, always).await?;
+        apply::<Secret>(client, objects::primary_secret(canary, secret, &rules.copied_labels), &unmanaged, always)
+            .await?;
     }
     let replicas = primary_replicas(world);
-    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas)
+    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas, rules)
         .map_err(|e| Error::Spec(e.to_string()))?;
     primary.annotations_mut().insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
     // In the pod template too: a revision that changed only a ConfigMap or Secret leaves the

@@ -75,7 +75,7 @@ pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
     let written = act::write_status(client, canary, &status).await?;
     let canary = written.as_ref().unwrap_or(canary);
 
-    let world = match observe::observe(client, canary).await {
+    let world = match observe::observe(client, canary, &ctx.rules).await {
         Ok(world) => world,
         // Nothing to give the traffic back to: let the Canary go.
         Err(Error::Spec(message)) => {
