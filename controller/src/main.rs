@@ -119,6 +119,9 @@ struct ControllerArgs {
     #[arg(long, env = "FLEDGE_NO_CROSS_NAMESPACE_REFS", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true")]
     no_cross_namespace_refs: bool,
+    /// The cluster's name, shown in every notification (as Flagger's -cluster-name).
+    #[arg(long, env = "FLEDGE_CLUSTER_NAME")]
+    cluster_name: Option<String>,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -202,6 +205,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             config_tracking: args.enable_config_tracking,
             cross_namespace_refs: !args.no_cross_namespace_refs,
         },
+        cluster_name: args.cluster_name.filter(|c| !c.trim().is_empty()),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(fledge_controller::run::run(settings, shutdown_signal()))?;

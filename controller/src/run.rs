@@ -66,6 +66,8 @@ pub struct Settings {
     /// What the flags decide for every Canary: selector labels, copied labels, config
     /// tracking, cross-namespace references.
     pub rules: Rules,
+    /// The cluster named in every notification (`--cluster-name`).
+    pub cluster_name: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -80,6 +82,7 @@ impl std::fmt::Debug for Settings {
             .field("leader_election", &self.leader_election)
             .field("identity", &self.identity)
             .field("rules", &self.rules)
+            .field("cluster_name", &self.cluster_name)
             .finish_non_exhaustive()
     }
 }
@@ -245,7 +248,8 @@ async fn controller(
     let controller = controller.graceful_shutdown_on(until);
 
     let (event_hooks, event_worker) = EventHooks::spawn(client.clone(), hooks.clone(), settings.event_webhook.clone());
-    let (notifier, notice_worker) = AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone());
+    let (notifier, notice_worker) =
+        AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone(), settings.cluster_name.clone());
     let ctx = Arc::new(Context {
         events: Publisher::new(client.clone(), settings.identity.clone()).with_hooks(event_hooks),
         checks: Arc::new(AllChecks(vec![

@@ -21,6 +21,7 @@ fn controller_flags_have_environment_equivalents() {
         ("--include-label-prefix", "FLEDGE_INCLUDE_LABEL_PREFIX"),
         ("--enable-config-tracking", "FLEDGE_ENABLE_CONFIG_TRACKING"),
         ("--no-cross-namespace-refs", "FLEDGE_NO_CROSS_NAMESPACE_REFS"),
+        ("--cluster-name", "FLEDGE_CLUSTER_NAME"),
     ] {
         assert!(help.contains(flag) && help.contains(&format!("[env: {env}")), "{flag} missing from\n{help}");
     }

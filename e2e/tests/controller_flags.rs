@@ -1,11 +1,13 @@
 //! The flags of `fledge controller` that a Flagger user migrating relies on, each seen as a user
 //! sees it: `--selector-labels` (a Deployment selected by another label is released),
 //! `--include-label-prefix` (which labels the primary gets), `--enable-config-tracking=false`
-//! (no ConfigMap copies) and `--no-cross-namespace-refs` (a MetricTemplate or AlertProvider of another namespace refused,
+//! (no ConfigMap copies), `--cluster-name` (named in the notification) and
+//! `--no-cross-namespace-refs` (a MetricTemplate or AlertProvider of another namespace refused,
 //! with the condition and event naming the field).
 
 mod common;
 
+use common::receiver::Receiver;
 use common::{eventually, kubectl_ok, release, started, wait_for};
 use fledge_crds::canary::Phase;
 use std::time::Duration;
@@ -60,9 +62,18 @@ async fn get(sb: &fledge_e2e::sandbox::Sandbox, what: &[&str], path: &str) -> St
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn selector_labels_label_prefixes_and_config_tracking() {
-    let flags =
-        ["--selector-labels=service,app", "--include-label-prefix=team.example.com/", "--enable-config-tracking=false"];
+async fn selector_labels_label_prefixes_config_tracking_and_the_cluster_name() {
+    let receiver = Receiver::start().await;
+    let address = format!("{}/default", receiver.url);
+    let flags = [
+        "--selector-labels=service,app",
+        "--include-label-prefix=team.example.com/",
+        "--enable-config-tracking=false",
+        "--cluster-name=prod-eu-1",
+        "--alert-address",
+        &address,
+        "--alert-type=generic",
+    ];
     let run = started(&format!("{PODINFO}---{CANARY}"), &flags).await;
     let (sb, canaries) = (&run.sandbox, &run.canaries);
 
@@ -85,13 +96,18 @@ async fn selector_labels_label_prefixes_and_config_tracking() {
     assert_eq!(get(sb, &primary, source).await, "podinfo-config");
     assert_eq!(get(sb, &["canary", "podinfo"], "{.status.trackedConfigs}").await, "");
 
-    // A release goes through, selected by `service`.
+    // A release goes through, selected by `service`; --cluster-name is in its notifications.
     release(sb, "6.0.1").await;
     wait_for(canaries, "phase Succeeded", |s| s.phase == Phase::Succeeded).await;
     assert_eq!(
         get(sb, &primary, "{.spec.template.spec.containers[0].image}").await,
         "ghcr.io/stefanprodan/podinfo:6.0.1"
     );
+    let promoted = eventually(Duration::from_secs(30), "the promotion's notification", || async {
+        receiver.calls_to("/default").into_iter().find(|c| c.body["title"] == "podinfo.test promoted")
+    })
+    .await;
+    assert_eq!(promoted.body["fields"]["Cluster"], "prod-eu-1", "{}", promoted.raw);
     let config_maps = get(sb, &["configmaps"], "{.items[*].metadata.name}").await;
     assert!(!config_maps.contains("podinfo-config-primary"), "still no copy after the promotion: {config_maps}");
 }
