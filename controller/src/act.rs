@@ -4,8 +4,9 @@
 
 use crate::decide::TargetScale;
 use crate::error::Error;
-use crate::objects::{self, FIELD_MANAGER, Names};
+use crate::objects::{self, FIELD_MANAGER, Names, Unmanaged};
 use crate::observe::{ANNOTATION_REVISION, World};
+use crate::rules::Rules;
 use crate::takeover::{self, Takeover};
 use fledge_crds::canary::{Canary, CanaryStatus};
 use fledge_crds::istio::{DestinationRule, VirtualService};
@@ -31,14 +32,20 @@ fn digest(value: &impl Serialize) -> String {
     hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Server-side apply `desired` unless the live object carries the same applied hash and
-/// `current` says the live object is still as wanted. Returns whether it wrote.
-pub async fn apply<K>(client: &Client, desired: K, current: impl Fn(&K) -> bool) -> Result<bool, Error>
+/// Server-side apply `desired`, without the label and annotation keys that are `unmanaged`,
+/// unless the live object carries the same applied hash and `current` says the live object is
+/// still as wanted. Returns whether it wrote.
+pub async fn apply<K>(
+    client: &Client,
+    desired: K,
+    unmanaged: &Unmanaged,
+    current: impl Fn(&K) -> bool,
+) -> Result<bool, Error>
 where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
 {
     let live = read(client, &desired.namespace().unwrap_or_default(), &desired.name_any()).await?;
-    apply_over(client, desired, live.as_ref(), current).await
+    apply_over(client, desired, live.as_ref(), unmanaged, current).await
 }
 
 /// The live object of that kind and name, if any.
@@ -55,6 +62,7 @@ pub async fn apply_over<K>(
     client: &Client,
     mut desired: K,
     live: Option<&K>,
+    unmanaged: &Unmanaged,
     current: impl Fn(&K) -> bool,
 ) -> Result<bool, Error>
 where
@@ -64,12 +72,17 @@ where
     let name = desired.name_any();
     let what = format!("{} {namespace}/{name}", K::kind(&()));
     let api: Api<K> = Api::namespaced(client.clone(), &namespace);
+    // Here, where every write passes, so no object Fledge writes can carry someone else's key.
+    unmanaged.strip(desired.meta_mut());
     let hash = digest(&desired);
     if let Some(live) = live
         && live.annotations().get(ANNOTATION_APPLIED) == Some(&hash)
         && current(live)
     {
         return Ok(false);
+    }
+    if let Some(live) = live {
+        unmanaged.keep_owned(desired.meta_mut(), live.meta(), FIELD_MANAGER);
     }
     desired.annotations_mut().insert(ANNOTATION_APPLIED.to_owned(), hash);
     api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired))
@@ -92,17 +105,19 @@ pub async fn ensure_routing(
     world: &World,
     routing: &objects::Routing,
     route_apex: bool,
+    rules: &Rules,
 ) -> Result<Takeover, Error> {
     let canary_weight = routing.canary_weight;
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
     let names = Names::of(canary);
+    let unmanaged = Unmanaged::of(canary);
     for service in objects::services(canary, &world.selector, &world.target).map_err(spec_error)? {
         if route_apex || service.metadata.name.as_deref() != Some(names.apex.as_str()) {
-            apply::<Service>(client, service, always).await?;
+            apply::<Service>(client, service, &unmanaged, always).await?;
         }
     }
     for rule in objects::destination_rules(canary).map_err(spec_error)? {
-        apply::<DestinationRule>(client, rule, always).await?;
+        apply::<DestinationRule>(client, rule, &unmanaged, always).await?;
     }
     let mut found = Takeover::default();
     if route_apex {
@@ -120,24 +135,33 @@ pub async fn ensure_routing(
         vs.annotations_mut()
             .insert(takeover::ANNOTATION_WEIGHTS.to_owned(), takeover::weights_annotation(canary_weight));
         // Someone else moving the weights is put right even when our last write was the same.
-        apply_over(client, vs, live.as_ref(), |live| objects::route_weights(live, &names) == want).await?;
+        apply_over(client, vs, live.as_ref(), &unmanaged, |live| objects::route_weights(live, &names) == want).await?;
     }
     if let Some(hpa) = &world.target_hpa {
-        apply::<HorizontalPodAutoscaler>(client, objects::primary_hpa(canary, hpa), always).await?;
+        apply::<HorizontalPodAutoscaler>(
+            client,
+            objects::primary_hpa(canary, hpa, &rules.copied_labels),
+            &unmanaged,
+            always,
+        )
+        .await?;
     }
     Ok(found)
 }
 
 /// Copy the target (and the configs it uses) into the primary, marked with the revision.
-pub async fn promote_primary(client: &Client, canary: &Canary, world: &World) -> Result<(), Error> {
+pub async fn promote_primary(client: &Client, canary: &Canary, world: &World, rules: &Rules) -> Result<(), Error> {
+    let unmanaged = Unmanaged::of(canary);
     for cm in &world.config_maps {
-        apply::<ConfigMap>(client, objects::primary_config_map(canary, cm), always).await?;
+        apply::<ConfigMap>(client, objects::primary_config_map(canary, cm, &rules.copied_labels), &unmanaged, always)
+            .await?;
     }
     for secret in &world.secrets {
-        apply::<Secret>(client, objects::primary_secret(canary, secret), always).await?;
+        apply::<Secret>(client, objects::primary_secret(canary, secret, &rules.copied_labels), &unmanaged, always)
+            .await?;
     }
     let replicas = primary_replicas(world);
-    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas)
+    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas, rules)
         .map_err(|e| Error::Spec(e.to_string()))?;
     primary.annotations_mut().insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
     // In the pod template too: a revision that changed only a ConfigMap or Secret leaves the
@@ -150,7 +174,7 @@ pub async fn promote_primary(client: &Client, canary: &Canary, world: &World) ->
             .get_or_insert_with(Default::default)
             .insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
     }
-    apply::<Deployment>(client, primary, always).await?;
+    apply::<Deployment>(client, primary, &unmanaged, always).await?;
     Ok(())
 }
 

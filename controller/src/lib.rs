@@ -19,6 +19,7 @@ pub mod queue;
 pub mod reconcile;
 pub mod revert;
 pub mod revision;
+pub mod rules;
 pub mod run;
 pub mod server;
 pub mod takeover;

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fledge_controller::checks::Severity;
 use fledge_controller::notifications::{self, DefaultProvider};
+use fledge_controller::rules::{LabelPrefixes, Rules, SelectorLabels};
 use fledge_webhooks::Destination;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +98,30 @@ struct ControllerArgs {
     /// This replica's identity in the Lease (default: POD_NAME, else host name and process id).
     #[arg(long, env = "FLEDGE_IDENTITY")]
     identity: Option<String>,
+    /// Label keys of a target's selector that name its app, in order of preference: the first
+    /// one the target has gets the `-primary` suffix on the primary (as Flagger's
+    /// -selector-labels).
+    #[arg(long, env = "FLEDGE_SELECTOR_LABELS", default_value = "app,name,app.kubernetes.io/name",
+          value_parser = SelectorLabels::parse)]
+    selector_labels: SelectorLabels,
+    /// Prefixes of the labels copied from the target, its HPA and its ConfigMaps and Secrets to
+    /// the primary's (as Flagger's -include-label-prefix): `*` copies every label, an empty
+    /// value none (Flagger's default).
+    #[arg(long, env = "FLEDGE_INCLUDE_LABEL_PREFIX", default_value = "*")]
+    include_label_prefix: String,
+    /// Track the ConfigMaps and Secrets the target uses: copy them for the primary and start a
+    /// rollout when they change (as Flagger's -enable-config-tracking).
+    #[arg(long, env = "FLEDGE_ENABLE_CONFIG_TRACKING", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    enable_config_tracking: bool,
+    /// Refuse Canaries whose MetricTemplates or AlertProviders are in another namespace (as
+    /// Flagger's -no-cross-namespace-refs).
+    #[arg(long, env = "FLEDGE_NO_CROSS_NAMESPACE_REFS", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    no_cross_namespace_refs: bool,
+    /// The cluster's name, shown in every notification (as Flagger's -cluster-name).
+    #[arg(long, env = "FLEDGE_CLUSTER_NAME")]
+    cluster_name: Option<String>,
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -174,6 +199,13 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         lease_name: args.leader_election_name,
         lease_duration: std::time::Duration::from_secs(args.leader_election_lease_seconds.max(1)),
         identity,
+        rules: Rules {
+            selector_labels: args.selector_labels,
+            copied_labels: LabelPrefixes::parse(&args.include_label_prefix),
+            config_tracking: args.enable_config_tracking,
+            cross_namespace_refs: !args.no_cross_namespace_refs,
+        },
+        cluster_name: args.cluster_name.filter(|c| !c.trim().is_empty()),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(fledge_controller::run::run(settings, shutdown_signal()))?;

@@ -49,6 +49,8 @@ struct Queued {
 #[derive(Clone, Debug)]
 pub struct AlertNotifier {
     queue: Queue<Queued>,
+    /// The `--cluster-name` every message names.
+    cluster: Option<String>,
 }
 
 impl std::fmt::Debug for Queued {
@@ -58,31 +60,40 @@ impl std::fmt::Debug for Queued {
 }
 
 impl AlertNotifier {
-    /// Start the sending worker (on the current tokio runtime). The worker ends once every
-    /// clone of the answer is dropped and the queue is empty.
-    pub fn spawn(client: Client, notifiers: Notifiers, default: Option<DefaultProvider>) -> (Self, JoinHandle<()>) {
+    /// Start the sending worker (on the current tokio runtime). Every message names `cluster`
+    /// when given (`--cluster-name`). The worker ends once every clone of the answer is dropped
+    /// and the queue is empty.
+    pub fn spawn(
+        client: Client,
+        notifiers: Notifiers,
+        default: Option<DefaultProvider>,
+        cluster: Option<String>,
+    ) -> (Self, JoinHandle<()>) {
         let (queue, worker) = Queue::spawn("notifications", move |queued: Queued| {
             let (client, notifiers, default) = (client.clone(), notifiers.clone(), default.clone());
             async move { deliver(&client, &notifiers, default.as_ref(), &queued).await }
         });
-        (Self { queue }, worker)
+        (Self { queue, cluster: cluster.filter(|c| !c.trim().is_empty()) }, worker)
     }
 }
 
 impl Notifier for AlertNotifier {
     fn notify<'a>(&'a self, canary: &'a Canary, notice: &'a Notice) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let message = message(canary, notice, SystemTime::now());
+            let message = message(canary, notice, self.cluster.as_deref(), SystemTime::now());
             tracing::info!(severity = %message.severity, message = %message.text, "notice");
             self.queue.push(Queued { canary: canary.clone(), message });
         })
     }
 }
 
-/// The provider-neutral message of a notice about `canary` (its status as decided). Pure.
-pub fn message(canary: &Canary, notice: &Notice, time: SystemTime) -> Message {
+/// The provider-neutral message of a notice about `canary` (its status as decided), with the
+/// fact `Cluster` first when the controller was given a `cluster` name (as Flagger's
+/// `-cluster-name`), so one channel can hear from several clusters. Pure.
+pub fn message(canary: &Canary, notice: &Notice, cluster: Option<&str>, time: SystemTime) -> Message {
     let name = canary.name_any();
     let namespace = canary.namespace().unwrap_or_default();
+    let cluster = cluster.map(|c| ("Cluster".to_owned(), c.to_owned()));
     Message {
         title: notice.kind.title(&format!("{name}.{namespace}")),
         name,
@@ -90,7 +101,7 @@ pub fn message(canary: &Canary, notice: &Notice, time: SystemTime) -> Message {
         phase: canary.status.as_ref().map(|s| s.phase).unwrap_or_default(),
         severity: notice.kind.severity(),
         text: notice.message.clone(),
-        fields: notice.facts.clone(),
+        fields: cluster.into_iter().chain(notice.facts.iter().cloned()).collect(),
         time,
     }
 }
@@ -223,7 +234,7 @@ mod tests {
             ],
         };
         // 2026-03-01T12:00:00Z, the golden files' time.
-        let sent = message(&canary, &notice, UNIX_EPOCH + Duration::from_secs(1_772_366_400));
+        let sent = message(&canary, &notice, None, UNIX_EPOCH + Duration::from_secs(1_772_366_400));
         let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../webhooks/tests/golden");
         for kind in [
             AlertProviderType::Slack,
@@ -238,6 +249,30 @@ mod tests {
             let got = fledge_webhooks::notify::body(kind, Some("#releases"), Some("fledge"), &sent);
             assert_eq!(got, want, "{}", file.display());
         }
+    }
+
+    #[test]
+    fn the_cluster_name_is_the_first_fact() {
+        use crate::checks::NoticeKind;
+        let canary: Canary = serde_json::from_value(serde_json::json!({
+            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {"stepWeight": 10},
+            },
+        }))
+        .unwrap();
+        let notice = Notice {
+            kind: NoticeKind::Failed,
+            message: "Rolling back podinfo.test".to_owned(),
+            facts: vec![("Phase".to_owned(), "Failed".to_owned())],
+        };
+        let sent = message(&canary, &notice, Some("prod-eu-1"), SystemTime::UNIX_EPOCH);
+        let fact = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        assert_eq!(sent.fields, [fact("Cluster", "prod-eu-1"), fact("Phase", "Failed")]);
+        assert_eq!(message(&canary, &notice, None, SystemTime::UNIX_EPOCH).fields, [fact("Phase", "Failed")]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::decide::Observed;
 use crate::error::Error;
 use crate::objects::{self, ConfigRefs, Names};
+use crate::rules::Rules;
 use crate::{revision, workload};
 use fledge_crds::canary::Canary;
 use fledge_crds::istio::VirtualService;
@@ -39,9 +40,10 @@ pub struct World {
     pub observed: Observed,
 }
 
-/// Read the world of a Canary. A missing target or an unusable one is a spec problem
+/// Read the world of a Canary as the controller's `rules` say (the selector labels, whether
+/// configs are tracked). A missing target or an unusable one is a spec problem
 /// ([`Error::Spec`]); an API failure is transient.
-pub async fn observe(client: &Client, canary: &Canary) -> Result<World, Error> {
+pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<World, Error> {
     let namespace = canary.metadata.namespace.as_deref().unwrap_or_default();
     let names = Names::of(canary);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
@@ -52,10 +54,12 @@ pub async fn observe(client: &Client, canary: &Canary) -> Result<World, Error> {
             names.target
         )));
     };
-    let selector = objects::selector_label(&target).map_err(|e| Error::Spec(e.to_string()))?;
+    let selector = objects::selector_label(&target, &rules.selector_labels).map_err(|e| Error::Spec(e.to_string()))?;
     let template = target.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
 
-    let referenced = objects::referenced_configs(&template);
+    // Without config tracking nothing is read, hashed or copied: the primary uses the target's
+    // ConfigMaps and Secrets themselves, and only a new pod template is a new revision.
+    let referenced = if rules.config_tracking { objects::referenced_configs(&template) } else { ConfigRefs::default() };
     let mut tracked = ConfigRefs::default();
     let mut hashes = BTreeMap::new();
     let config_maps_api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);

@@ -8,9 +8,10 @@ use crate::error::Error;
 use crate::events::Publisher;
 use crate::observe::{self, World};
 use crate::revert;
+use crate::rules::Rules;
 use crate::telemetry::Metrics;
 use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, ConditionStatus, Phase};
-use fledge_crds::validate::{Severity, validate_canary};
+use fledge_crds::validate::{Severity, cross_namespace_references, validate_canary};
 use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
@@ -22,6 +23,8 @@ use std::time::{Duration, Instant};
 
 /// The condition that reports problems in the spec.
 pub const SPEC_VALID: &str = "SpecValid";
+/// Why a reference to another namespace is refused under `--no-cross-namespace-refs`.
+const CROSS_NAMESPACE_REFUSED: &str = "cross-namespace references are disabled (--no-cross-namespace-refs)";
 /// How long to wait before looking again at a spec that is wrong (a change comes as an event).
 const SPEC_RETRY: Duration = Duration::from_secs(300);
 
@@ -39,6 +42,8 @@ pub struct Context {
     pub notifier: Arc<dyn Notifier>,
     /// The Canaries the controller watches, for the per-namespace count.
     pub store: Option<Store<Canary>>,
+    /// What the controller's flags decide for every Canary.
+    pub rules: Rules,
 }
 
 impl std::fmt::Debug for Context {
@@ -99,7 +104,10 @@ async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
     let canary = with_finalizer.as_ref().unwrap_or(canary);
 
     let mut status = canary.status.clone().unwrap_or_default();
-    let problems = validate_canary(canary, None);
+    let mut problems = validate_canary(canary, None);
+    if !ctx.rules.cross_namespace_refs {
+        problems.extend(cross_namespace_references(canary, CROSS_NAMESPACE_REFUSED));
+    }
     let errors: Vec<String> = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
@@ -116,7 +124,7 @@ async fn run(cached: &Canary, ctx: &Context) -> Result<Action, Error> {
         conditions::set(&mut status, SPEC_VALID, ConditionStatus::True, "Warnings", &warnings.join("; "), now);
     }
 
-    let world = match observe::observe(&ctx.client, canary).await {
+    let world = match observe::observe(&ctx.client, canary, &ctx.rules).await {
         Ok(world) => world,
         Err(Error::Spec(message)) => {
             if status.phase.is_active() {
@@ -173,10 +181,10 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
     let client = &ctx.client;
     if d.ensure_objects {
         if d.promote_primary {
-            act::promote_primary(client, canary, world).await?;
+            act::promote_primary(client, canary, world, &ctx.rules).await?;
         }
         let routing = crate::objects::Routing::of(&d.status, d.canary_weight, d.mirror);
-        let found = match act::ensure_routing(client, canary, world, &routing, d.route_apex).await {
+        let found = match act::ensure_routing(client, canary, world, &routing, d.route_apex, &ctx.rules).await {
             Ok(found) => found,
             // Someone else's VirtualService that cannot be taken: said, and nothing moves.
             Err(Error::Spec(why)) => {
@@ -264,7 +272,8 @@ async fn target_gone(
     why: &str,
 ) -> Result<CanaryStatus, Error> {
     let vs = crate::objects::virtual_service(canary, 0).map_err(|e| Error::Spec(e.to_string()))?;
-    act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, |_| true).await?;
+    let unmanaged = crate::objects::Unmanaged::of(canary);
+    act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, &unmanaged, |_| true).await?;
     let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());
     let message = format!("Rolling back {id}: all traffic to the primary, the canary cannot serve ({why})");
     let now = Timestamp::now();

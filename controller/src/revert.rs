@@ -75,7 +75,7 @@ pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
     let written = act::write_status(client, canary, &status).await?;
     let canary = written.as_ref().unwrap_or(canary);
 
-    let world = match observe::observe(client, canary).await {
+    let world = match observe::observe(client, canary, &ctx.rules).await {
         Ok(world) => world,
         // Nothing to give the traffic back to: let the Canary go.
         Err(Error::Spec(message)) => {
@@ -116,6 +116,7 @@ pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
 /// survives it); the VirtualService sends everything to the apex until it is collected.
 async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World) -> Result<(), Error> {
     let names = Names::of(canary);
+    let unmanaged = objects::Unmanaged::of(canary);
     let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
     let services = objects::services(canary, &world.selector, &world.target).map_err(spec_error)?;
     if let Some(mut apex) = services.into_iter().find(|s| s.metadata.name.as_deref() == Some(names.apex.as_str())) {
@@ -123,11 +124,11 @@ async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World
         if let Some(spec) = apex.spec.as_mut() {
             spec.selector = Some([(world.selector.0.clone(), world.selector.1.clone())].into());
         }
-        act::apply::<Service>(client, apex, |_| true).await?;
+        act::apply::<Service>(client, apex, &unmanaged, |_| true).await?;
     }
     // A VirtualService that existed before the Canary goes back to what it was.
     if let Some(live) = &world.virtual_service
-        && takeover::restore(client, live).await?
+        && takeover::restore(client, live, &unmanaged).await?
     {
         return Ok(());
     }
@@ -146,7 +147,7 @@ async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World
             d.weight = Some(100);
         }
     }
-    act::apply::<VirtualService>(client, vs, |_| true).await?;
+    act::apply::<VirtualService>(client, vs, &unmanaged, |_| true).await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use crate::leader::{self, LeaseConfig};
 use crate::metric_checks::MetricChecks;
 use crate::notifications::{AlertNotifier, DefaultProvider};
 use crate::reconcile::{self, Context};
+use crate::rules::Rules;
 use crate::server::{self, Health};
 use crate::telemetry::Metrics;
 use crate::webhook_checks::WebhookChecks;
@@ -62,6 +63,11 @@ pub struct Settings {
     pub lease_duration: Duration,
     /// This replica's identity in the Lease.
     pub identity: String,
+    /// What the flags decide for every Canary: selector labels, copied labels, config
+    /// tracking, cross-namespace references.
+    pub rules: Rules,
+    /// The cluster named in every notification (`--cluster-name`).
+    pub cluster_name: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -75,6 +81,8 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("leader_election", &self.leader_election)
             .field("identity", &self.identity)
+            .field("rules", &self.rules)
+            .field("cluster_name", &self.cluster_name)
             .finish_non_exhaustive()
     }
 }
@@ -221,20 +229,27 @@ async fn controller(
         .owns(api::<Service>(&client, ns), wc.clone())
         .owns(api::<VirtualService>(&client, ns), wc.clone())
         .owns(api::<DestinationRule>(&client, ns), wc.clone())
-        .owns(api::<HorizontalPodAutoscaler>(&client, ns), wc.clone())
-        // A tracked config changed: a new revision of the Canaries that track it.
-        .watches(api::<ConfigMap>(&client, ns), wc.clone(), move |cm| {
-            let key = format!("configmap/{}", cm.name_any());
-            canaries_of(&configs, cm.namespace(), |c| tracks(c, &key))
-        })
-        .watches(api::<Secret>(&client, ns), wc.clone(), move |s| {
-            let key = format!("secret/{}", s.name_any());
-            canaries_of(&secrets, s.namespace(), |c| tracks(c, &key))
-        })
-        .graceful_shutdown_on(until);
+        .owns(api::<HorizontalPodAutoscaler>(&client, ns), wc.clone());
+    // A tracked config changed: a new revision of the Canaries that track it. Without config
+    // tracking none is tracked, and ConfigMaps and Secrets are not even watched (or cached).
+    let controller = if settings.rules.config_tracking {
+        controller
+            .watches(api::<ConfigMap>(&client, ns), wc.clone(), move |cm| {
+                let key = format!("configmap/{}", cm.name_any());
+                canaries_of(&configs, cm.namespace(), |c| tracks(c, &key))
+            })
+            .watches(api::<Secret>(&client, ns), wc.clone(), move |s| {
+                let key = format!("secret/{}", s.name_any());
+                canaries_of(&secrets, s.namespace(), |c| tracks(c, &key))
+            })
+    } else {
+        controller
+    };
+    let controller = controller.graceful_shutdown_on(until);
 
     let (event_hooks, event_worker) = EventHooks::spawn(client.clone(), hooks.clone(), settings.event_webhook.clone());
-    let (notifier, notice_worker) = AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone());
+    let (notifier, notice_worker) =
+        AlertNotifier::spawn(client.clone(), notifiers, settings.alerts.clone(), settings.cluster_name.clone());
     let ctx = Arc::new(Context {
         events: Publisher::new(client.clone(), settings.identity.clone()).with_hooks(event_hooks),
         checks: Arc::new(AllChecks(vec![
@@ -247,6 +262,7 @@ async fn controller(
         client,
         metrics,
         store: Some(store),
+        rules: settings.rules.clone(),
     });
     tracing::info!(namespace = ns.unwrap_or("(all)"), "controller started");
     controller

@@ -3,7 +3,7 @@
 //! by someone else mid-rollout are reported as they are put back. Pure, except [`restore`].
 
 use crate::error::Error;
-use crate::objects::{FIELD_MANAGER, Names, route_weights};
+use crate::objects::{FIELD_MANAGER, Names, Unmanaged, route_weights};
 use fledge_crds::canary::Canary;
 use fledge_crds::istio::VirtualService;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -119,9 +119,10 @@ fn owned_by_ref(canary: &Canary, uid: &str) -> bool {
 }
 
 /// `revertOnDeletion` of a VirtualService that was taken over: its original spec, labels and
-/// annotations, and no owner reference, so it outlives the Canary as it was before. Returns
-/// whether there was an original to restore.
-pub async fn restore(client: &Client, live: &VirtualService) -> Result<bool, Error> {
+/// annotations (but not the `unmanaged` keys, which are left as they are now), and no owner
+/// reference, so it outlives the Canary as it was before. Returns whether there was an
+/// original to restore.
+pub async fn restore(client: &Client, live: &VirtualService, unmanaged: &Unmanaged) -> Result<bool, Error> {
     let Some(original) = live.annotations().get(ANNOTATION_ORIGINAL) else { return Ok(false) };
     let original: Value = serde_json::from_str(original)
         .map_err(|e| Error::Spec(format!("the annotation {ANNOTATION_ORIGINAL} is not JSON: {e}")))?;
@@ -132,7 +133,7 @@ pub async fn restore(client: &Client, live: &VirtualService) -> Result<bool, Err
             .ok()
             .filter(|m: &BTreeMap<_, _>| !m.is_empty())
     };
-    let restored = VirtualService {
+    let mut restored = VirtualService {
         metadata: ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(namespace.clone()),
@@ -144,6 +145,8 @@ pub async fn restore(client: &Client, live: &VirtualService) -> Result<bool, Err
             Error::Spec(format!("the annotation {ANNOTATION_ORIGINAL} has no VirtualService spec: {e}"))
         })?,
     };
+    unmanaged.strip(&mut restored.metadata);
+    unmanaged.keep_owned(&mut restored.metadata, &live.metadata, FIELD_MANAGER);
     // Fledge's apply owns the fields it wrote, the owner reference and its annotations
     // included: applying the original without them removes them.
     let api: Api<VirtualService> = Api::namespaced(client.clone(), &namespace);

@@ -16,6 +16,25 @@ fn controller_flags_have_environment_equivalents() {
         assert!(help.contains(flag), "{flag} missing from\n{help}");
     }
     assert!(help.contains("[env: FLEDGE_METRICS_SERVER=]"), "{help}");
+    for (flag, env) in [
+        ("--selector-labels", "FLEDGE_SELECTOR_LABELS"),
+        ("--include-label-prefix", "FLEDGE_INCLUDE_LABEL_PREFIX"),
+        ("--enable-config-tracking", "FLEDGE_ENABLE_CONFIG_TRACKING"),
+        ("--no-cross-namespace-refs", "FLEDGE_NO_CROSS_NAMESPACE_REFS"),
+        ("--cluster-name", "FLEDGE_CLUSTER_NAME"),
+    ] {
+        assert!(help.contains(flag) && help.contains(&format!("[env: {env}")), "{flag} missing from\n{help}");
+    }
+}
+
+#[test]
+fn bad_selector_labels_are_refused_naming_the_flag() {
+    for (value, says) in [(" , ", "give at least one label key"), ("app,my app", "\"my app\" is not a label key")] {
+        let out = fledge(&["controller", "--selector-labels", value, "--listen", "127.0.0.1:0"]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--selector-labels") && stderr.contains(says), "{stderr}");
+    }
 }
 
 #[test]

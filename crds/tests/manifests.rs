@@ -469,6 +469,23 @@ fn warnings_say_what_fledge_ignores() {
     );
 }
 
+#[test]
+fn unmanaged_metadata_says_what_fledge_will_not_write() {
+    let service = json!({"port": 9898,
+        "apex": {"labels": {"team": "web", "tier": "front"}, "annotations": {"note": "x"}},
+        "canary": {"annotations": {"note": "y"}},
+        "unmanagedMetadata": {"labels": ["team"], "annotations": ["note", "fledge.dev/weights"]}});
+    assert_eq!(
+        findings(json!({"spec": {"service": service}})),
+        [
+            "Canary test/podinfo: warning: spec.service.unmanagedMetadata.annotations[1]: fledge.dev/weights is Fledge's own bookkeeping and stays managed by Fledge; remove it from the list",
+            "Canary test/podinfo: warning: spec.service.apex.labels[team]: is listed in spec.service.unmanagedMetadata.labels, so Fledge does not write it",
+            "Canary test/podinfo: warning: spec.service.apex.annotations[note]: is listed in spec.service.unmanagedMetadata.annotations, so Fledge does not write it",
+            "Canary test/podinfo: warning: spec.service.canary.annotations[note]: is listed in spec.service.unmanagedMetadata.annotations, so Fledge does not write it",
+        ]
+    );
+}
+
 /// The first layer: what the API server's CEL rules say, for the rules the schema can express.
 #[test]
 fn the_schema_rules_refuse_what_the_server_can_check() {

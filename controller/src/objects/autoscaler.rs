@@ -2,13 +2,19 @@
 //! the primary Deployment instead. No I/O.
 
 use super::{Names, PRIMARY_SUFFIX, copied_annotations, non_empty, owned_meta};
+use crate::rules::LabelPrefixes;
 use fledge_crds::canary::Canary;
 use k8s_openapi::api::autoscaling::v2::{CrossVersionObjectReference, HorizontalPodAutoscaler};
 
 /// The HPA `<target HPA name>-primary`, complete for server-side apply: the target HPA's
 /// metrics, behavior and replica bounds, scaling `apps/v1` Deployment `<target>-primary`, with
 /// `spec.autoscalerRef.primaryScalerReplicas` overriding the bounds it sets.
-pub fn primary_hpa(canary: &Canary, target_hpa: &HorizontalPodAutoscaler) -> HorizontalPodAutoscaler {
+/// Its labels are the target HPA's that `copied` lets through.
+pub fn primary_hpa(
+    canary: &Canary,
+    target_hpa: &HorizontalPodAutoscaler,
+    copied: &LabelPrefixes,
+) -> HorizontalPodAutoscaler {
     let source_name = target_hpa
         .metadata
         .name
@@ -32,7 +38,7 @@ pub fn primary_hpa(canary: &Canary, target_hpa: &HorizontalPodAutoscaler) -> Hor
     }
 
     let mut metadata = owned_meta(canary, format!("{source_name}{PRIMARY_SUFFIX}"));
-    metadata.labels = target_hpa.metadata.labels.clone().and_then(non_empty);
+    metadata.labels = non_empty(copied.filter(target_hpa.metadata.labels.as_ref()));
     metadata.annotations = copied_annotations(target_hpa.metadata.annotations.as_ref());
     HorizontalPodAutoscaler { metadata, spec: Some(spec), status: None }
 }
@@ -74,7 +80,7 @@ status:
 
     #[test]
     fn primary_hpa_scales_the_primary_with_the_same_policy() {
-        let hpa = serde_json::to_value(primary_hpa(&podinfo_canary(), &target_hpa())).unwrap();
+        let hpa = serde_json::to_value(primary_hpa(&podinfo_canary(), &target_hpa(), &LabelPrefixes::All)).unwrap();
         assert_eq!(hpa["apiVersion"], "autoscaling/v2");
         assert_eq!(hpa["kind"], "HorizontalPodAutoscaler");
         assert_eq!(
@@ -114,7 +120,7 @@ spec:
   analysis: {stepWeight: 10}
 ",
         );
-        let spec = primary_hpa(&canary, &target_hpa()).spec.unwrap();
+        let spec = primary_hpa(&canary, &target_hpa(), &LabelPrefixes::All).spec.unwrap();
         assert_eq!((spec.min_replicas, spec.max_replicas), (Some(3), 10));
 
         let only_max = mk_canary(
@@ -129,7 +135,7 @@ spec:
   analysis: {stepWeight: 10}
 ",
         );
-        let spec = primary_hpa(&only_max, &target_hpa()).spec.unwrap();
+        let spec = primary_hpa(&only_max, &target_hpa(), &LabelPrefixes::All).spec.unwrap();
         assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 6));
     }
 }

@@ -3,6 +3,7 @@
 //! keeps the configuration it was promoted with. No I/O.
 
 use super::{PRIMARY_SUFFIX, non_empty, owned_meta};
+use crate::rules::LabelPrefixes;
 use fledge_crds::canary::Canary;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, Secret};
@@ -169,19 +170,20 @@ fn secret_data(s: &Secret) -> Option<BTreeMap<String, ByteString>> {
 }
 
 /// Metadata of a config copy: `<name>-primary` in the Canary's namespace, owned by it, with
-/// the source's labels. Annotations are not copied: they tend to carry another tool's claim on
-/// the source (Argo CD tracking, reloaders), which must not extend to Fledge's copy.
-fn copy_meta(canary: &Canary, source: &ObjectMeta) -> ObjectMeta {
+/// the source's labels that `copied` lets through. Annotations are not copied: they tend to
+/// carry another tool's claim on the source (Argo CD tracking, reloaders), which must not
+/// extend to Fledge's copy.
+fn copy_meta(canary: &Canary, source: &ObjectMeta, copied: &LabelPrefixes) -> ObjectMeta {
     let name = format!("{}{PRIMARY_SUFFIX}", source.name.as_deref().unwrap_or_default());
-    ObjectMeta { labels: source.labels.clone().and_then(non_empty), ..owned_meta(canary, name) }
+    ObjectMeta { labels: non_empty(copied.filter(source.labels.as_ref())), ..owned_meta(canary, name) }
 }
 
 /// The primary's copy of a ConfigMap: `<name>-primary` with the same `data`, `binaryData` and
 /// `immutable`, owned by the Canary. An immutable copy cannot be updated, so when the source is
 /// replaced the caller deletes the copy before applying the new one.
-pub fn primary_config_map(canary: &Canary, cm: &ConfigMap) -> ConfigMap {
+pub fn primary_config_map(canary: &Canary, cm: &ConfigMap, copied: &LabelPrefixes) -> ConfigMap {
     ConfigMap {
-        metadata: copy_meta(canary, &cm.metadata),
+        metadata: copy_meta(canary, &cm.metadata, copied),
         data: cm.data.clone(),
         binary_data: cm.binary_data.clone(),
         immutable: cm.immutable,
@@ -190,9 +192,9 @@ pub fn primary_config_map(canary: &Canary, cm: &ConfigMap) -> ConfigMap {
 
 /// The primary's copy of a Secret: `<name>-primary` with the same `data` (`stringData` folded
 /// in), `type` and `immutable`, owned by the Canary.
-pub fn primary_secret(canary: &Canary, s: &Secret) -> Secret {
+pub fn primary_secret(canary: &Canary, s: &Secret, copied: &LabelPrefixes) -> Secret {
     Secret {
-        metadata: copy_meta(canary, &s.metadata),
+        metadata: copy_meta(canary, &s.metadata, copied),
         data: secret_data(s),
         string_data: None,
         type_: s.type_.clone(),
@@ -287,7 +289,7 @@ binaryData: {logo: AAE=}
 immutable: true
 "#,
         );
-        let copy = serde_json::to_value(primary_config_map(&podinfo_canary(), &cm)).unwrap();
+        let copy = serde_json::to_value(primary_config_map(&podinfo_canary(), &cm, &LabelPrefixes::All)).unwrap();
         assert_eq!(
             copy,
             json!({
@@ -303,12 +305,26 @@ immutable: true
     }
 
     #[test]
+    fn config_copies_take_the_labels_include_label_prefix_lets_through() {
+        let cm = mk_config_map("{metadata: {name: c, labels: {app: podinfo, team.example.com/owner: web}}}");
+        let copy =
+            |prefixes: &str| primary_config_map(&podinfo_canary(), &cm, &LabelPrefixes::parse(prefixes)).metadata;
+        assert_eq!(
+            copy("team.example.com/").labels.unwrap().into_keys().collect::<Vec<_>>(),
+            ["team.example.com/owner"]
+        );
+        assert_eq!(copy("").labels, None, "none: no empty map written");
+        let s = mk_secret("{metadata: {name: s, labels: {app: podinfo}}}");
+        assert_eq!(primary_secret(&podinfo_canary(), &s, &LabelPrefixes::parse("")).metadata.labels, None);
+    }
+
+    #[test]
     fn secret_copy_keeps_type_and_folds_string_data() {
         let s = mk_secret(
             "{metadata: {name: podinfo-tls, namespace: other}, type: kubernetes.io/tls, \
              data: {tls.crt: Y2VydA==}, stringData: {tls.key: key}}",
         );
-        let copy = serde_json::to_value(primary_secret(&podinfo_canary(), &s)).unwrap();
+        let copy = serde_json::to_value(primary_secret(&podinfo_canary(), &s, &LabelPrefixes::All)).unwrap();
         assert_eq!(copy["metadata"]["name"], "podinfo-tls-primary");
         assert_eq!(copy["metadata"]["namespace"], "test");
         assert_eq!(copy["metadata"]["ownerReferences"][0]["kind"], "Canary");

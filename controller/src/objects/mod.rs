@@ -7,6 +7,7 @@ mod configs;
 mod primary;
 mod routes;
 mod services;
+mod unmanaged;
 
 pub use autoscaler::primary_hpa;
 pub use configs::{
@@ -16,6 +17,7 @@ pub use configs::{
 pub use primary::{primary_deployment, selector_label};
 pub use routes::{Routing, destination_rules, route_weights, virtual_service, virtual_service_routed};
 pub use services::services;
+pub use unmanaged::Unmanaged;
 
 use fledge_crds::canary::Canary;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -97,13 +99,15 @@ pub enum ObjectError {
     },
     /// The target's selector has no label Fledge can rewrite for the primary.
     #[error(
-        "Deployment {namespace}/{name}: spec.selector.matchLabels has none of the labels app, name, app.kubernetes.io/name"
+        "Deployment {namespace}/{name}: spec.selector.matchLabels has none of the labels {labels} (the controller's --selector-labels)"
     )]
     NoSelectorLabel {
         /// Namespace of the target.
         namespace: String,
         /// Name of the target.
         name: String,
+        /// The selector labels looked for, as a person reads them (`app, name, ...`).
+        labels: String,
     },
 }
 
@@ -295,8 +299,14 @@ spec:
             "spec.service.hosts: must be empty with delegation: true"
         );
         assert_eq!(
-            ObjectError::NoSelectorLabel { namespace: "test".into(), name: "podinfo".into() }.to_string(),
-            "Deployment test/podinfo: spec.selector.matchLabels has none of the labels app, name, app.kubernetes.io/name"
+            ObjectError::NoSelectorLabel {
+                namespace: "test".into(),
+                name: "podinfo".into(),
+                labels: "app, name, app.kubernetes.io/name".into()
+            }
+            .to_string(),
+            "Deployment test/podinfo: spec.selector.matchLabels has none of the labels app, name, \
+             app.kubernetes.io/name (the controller's --selector-labels)"
         );
     }
 }

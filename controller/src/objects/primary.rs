@@ -3,31 +3,34 @@
 
 use super::configs::rewrite_config_refs;
 use super::{ConfigRefs, Names, ObjectError, PRIMARY_SUFFIX, copied_annotations, owned_meta};
+use crate::rules::{Rules, SelectorLabels};
 use fledge_crds::canary::Canary;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
-/// Selector labels Fledge can rewrite for the primary, in Flagger's order of preference.
-const SELECTOR_LABELS: [&str; 3] = ["app", "name", "app.kubernetes.io/name"];
-
 /// The selector label of the target, `(key, value)` from `spec.selector.matchLabels`: the first
-/// of `app`, `name`, `app.kubernetes.io/name` (Flagger's order). The primary and the Services
-/// select on this key, with the value suffixed `-primary` for the primary's pods.
-pub fn selector_label(target: &Deployment) -> Result<(String, String), ObjectError> {
-    selected_spec(target).map(|(_, label)| label)
+/// of `keys` it has (by default `app`, `name`, `app.kubernetes.io/name`, Flagger's order). The
+/// primary and the Services select on this key, with the value suffixed `-primary` for the
+/// primary's pods.
+pub fn selector_label(target: &Deployment, keys: &SelectorLabels) -> Result<(String, String), ObjectError> {
+    selected_spec(target, keys).map(|(_, label)| label)
 }
 
 /// The target's spec with its selector label, or the error naming the target.
-fn selected_spec(target: &Deployment) -> Result<(&DeploymentSpec, (String, String)), ObjectError> {
+fn selected_spec<'a>(
+    target: &'a Deployment,
+    keys: &SelectorLabels,
+) -> Result<(&'a DeploymentSpec, (String, String)), ObjectError> {
     let found = target.spec.as_ref().and_then(|spec| {
         let match_labels = spec.selector.match_labels.as_ref()?;
-        let (key, value) = SELECTOR_LABELS.iter().find_map(|key| Some((*key, match_labels.get(*key)?)))?;
-        Some((spec, (key.to_owned(), value.clone())))
+        let (key, value) = keys.keys().iter().find_map(|key| Some((key, match_labels.get(key)?)))?;
+        Some((spec, (key.clone(), value.clone())))
     });
     found.ok_or_else(|| ObjectError::NoSelectorLabel {
         namespace: target.metadata.namespace.clone().unwrap_or_default(),
         name: target.metadata.name.clone().unwrap_or_default(),
+        labels: keys.to_string(),
     })
 }
 
@@ -36,15 +39,17 @@ fn selected_spec(target: &Deployment) -> Result<(&DeploymentSpec, (String, Strin
 /// The pod template is the target's, with the selector label's value suffixed `-primary` (in
 /// the selector, the template and the Deployment's own labels) so the primary's pods are never
 /// selected by the target or the canary Service, and with references to the configs in
-/// `configs` renamed to their `-primary` copies. `replicas` is decided by the caller (it
-/// follows the HPA or the target's replicas).
+/// `configs` renamed to their `-primary` copies. The Deployment's own labels are the target's
+/// that `rules.copied_labels` lets through (all by default); the pod template keeps all of its
+/// labels. `replicas` is decided by the caller (it follows the HPA or the target's replicas).
 pub fn primary_deployment(
     canary: &Canary,
     target: &Deployment,
     configs: &ConfigRefs,
     replicas: i32,
+    rules: &Rules,
 ) -> Result<Deployment, ObjectError> {
-    let (spec, (key, value)) = selected_spec(target)?;
+    let (spec, (key, value)) = selected_spec(target, &rules.selector_labels)?;
     let primary_value = format!("{value}{PRIMARY_SUFFIX}");
 
     let mut template = spec.template.clone();
@@ -63,7 +68,8 @@ pub fn primary_deployment(
     };
 
     let mut metadata = owned_meta(canary, Names::of(canary).primary);
-    metadata.labels = Some(with_label(target.metadata.labels.as_ref(), &key, &primary_value));
+    let copied = rules.copied_labels.filter(target.metadata.labels.as_ref());
+    metadata.labels = Some(with_label(Some(&copied), &key, &primary_value));
     metadata.annotations = copied_annotations(target.metadata.annotations.as_ref());
 
     Ok(Deployment {
@@ -106,7 +112,11 @@ mod tests {
     }
 
     fn primary_json() -> serde_json::Value {
-        let primary = primary_deployment(&podinfo_canary(), &podinfo_deployment(), &tracked(), 2).unwrap();
+        primary_json_with(&Rules::default())
+    }
+
+    fn primary_json_with(rules: &Rules) -> serde_json::Value {
+        let primary = primary_deployment(&podinfo_canary(), &podinfo_deployment(), &tracked(), 2, rules).unwrap();
         serde_json::to_value(primary).unwrap()
     }
 
@@ -119,16 +129,56 @@ mod tests {
             ))
         };
         let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        assert_eq!(selector_label(&with_selector("{name: n, app: a}")), Ok(pair("app", "a")));
-        assert_eq!(selector_label(&with_selector("{app.kubernetes.io/name: r, name: n}")), Ok(pair("name", "n")));
+        let keys = SelectorLabels::default();
+        assert_eq!(selector_label(&with_selector("{name: n, app: a}"), &keys), Ok(pair("app", "a")));
         assert_eq!(
-            selector_label(&with_selector("{app.kubernetes.io/name: r}")),
+            selector_label(&with_selector("{app.kubernetes.io/name: r, name: n}"), &keys),
+            Ok(pair("name", "n"))
+        );
+        assert_eq!(
+            selector_label(&with_selector("{app.kubernetes.io/name: r}"), &keys),
             Ok(pair("app.kubernetes.io/name", "r"))
         );
         assert_eq!(
-            selector_label(&with_selector("{tier: web}")).unwrap_err().to_string(),
-            "Deployment test/podinfo: spec.selector.matchLabels has none of the labels app, name, app.kubernetes.io/name"
+            selector_label(&with_selector("{tier: web}"), &keys).unwrap_err().to_string(),
+            "Deployment test/podinfo: spec.selector.matchLabels has none of the labels app, name, \
+             app.kubernetes.io/name (the controller's --selector-labels)"
         );
+
+        // --selector-labels tier,app: its keys, in its order.
+        let custom = SelectorLabels::parse("tier,app").unwrap();
+        assert_eq!(selector_label(&with_selector("{app: a, tier: web}"), &custom), Ok(pair("tier", "web")));
+        assert_eq!(
+            selector_label(&with_selector("{name: n}"), &custom).unwrap_err().to_string(),
+            "Deployment test/podinfo: spec.selector.matchLabels has none of the labels tier, app \
+             (the controller's --selector-labels)"
+        );
+    }
+
+    #[test]
+    fn a_custom_selector_label_is_the_one_suffixed() {
+        let rules = Rules { selector_labels: SelectorLabels::parse("tier").unwrap(), ..Rules::default() };
+        let primary = primary_json_with(&rules);
+        assert_eq!(primary["spec"]["selector"], json!({"matchLabels": {"app": "podinfo", "tier": "backend-primary"}}));
+        assert_eq!(
+            primary["spec"]["template"]["metadata"]["labels"],
+            json!({"app": "podinfo", "tier": "backend-primary"})
+        );
+        assert_eq!(primary["metadata"]["labels"], json!({"app": "podinfo", "team": "web", "tier": "backend-primary"}));
+    }
+
+    #[test]
+    fn include_label_prefix_chooses_the_deployments_labels_not_the_pods() {
+        let none = Rules { copied_labels: crate::rules::LabelPrefixes::parse(""), ..Rules::default() };
+        let primary = primary_json_with(&none);
+        assert_eq!(primary["metadata"]["labels"], json!({"app": "podinfo-primary"}), "Flagger's default");
+        assert_eq!(
+            primary["spec"]["template"]["metadata"]["labels"],
+            json!({"app": "podinfo-primary", "tier": "backend"}),
+            "the pods keep every label"
+        );
+        let teams = Rules { copied_labels: crate::rules::LabelPrefixes::parse("te"), ..Rules::default() };
+        assert_eq!(primary_json_with(&teams)["metadata"]["labels"], json!({"app": "podinfo-primary", "team": "web"}));
     }
 
     #[test]
@@ -199,7 +249,8 @@ mod tests {
     #[test]
     fn nothing_is_rewritten_without_tracked_configs() {
         let target = podinfo_deployment();
-        let primary = primary_deployment(&podinfo_canary(), &target, &ConfigRefs::default(), 1).unwrap();
+        let primary =
+            primary_deployment(&podinfo_canary(), &target, &ConfigRefs::default(), 1, &Rules::default()).unwrap();
         assert_eq!(primary.spec.unwrap().template.spec, target.spec.unwrap().template.spec);
     }
 }

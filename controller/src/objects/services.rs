@@ -122,7 +122,7 @@ mod tests {
 
     fn services_json(canary: &Canary) -> Vec<Value> {
         let target = podinfo_deployment();
-        let selector = selector_label(&target).unwrap();
+        let selector = selector_label(&target, &crate::rules::SelectorLabels::default()).unwrap();
         services(canary, &selector, &target).unwrap().into_iter().map(|s| serde_json::to_value(s).unwrap()).collect()
     }
 
@@ -223,7 +223,7 @@ spec:
         let mut canary = podinfo_canary();
         canary.spec.service = None;
         let target = podinfo_deployment();
-        let selector = selector_label(&target).unwrap();
+        let selector = selector_label(&target, &crate::rules::SelectorLabels::default()).unwrap();
         assert_eq!(services(&canary, &selector, &target), Err(ObjectError::MissingService));
     }
 }

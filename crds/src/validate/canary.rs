@@ -1,10 +1,13 @@
 //! Checks of the Canary spec outside `analysis`: the target, the provider, the service.
 
 use super::{Problem, names};
-use crate::canary::{AutoscalerKind, CanarySpec, Provider, TargetKind};
+use crate::canary::{AutoscalerKind, CanaryService, CanarySpec, Provider, TargetKind};
 use crate::istio::HttpMatchRequest;
 use crate::schedule::parse_go_duration;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// The prefix of Fledge's own annotations, which it must keep writing.
+const FLEDGE_PREFIX: &str = "fledge.dev/";
 
 /// Longest apex name: `<apex>-primary` must still be a valid Service name (63).
 const MAX_APEX_LEN: usize = 63 - "-primary".len();
@@ -161,6 +164,36 @@ fn check_service(spec: &CanarySpec, out: &mut Vec<Problem>) {
             "spec.service.rewrite.type",
             "is for Flagger's Gateway API provider and is ignored with Istio",
         ));
+    }
+    check_unmanaged(service, out);
+}
+
+/// `unmanagedMetadata` keys Fledge cannot leave to others, and custom metadata it will not
+/// write because its key is listed there.
+fn check_unmanaged(service: &CanaryService, out: &mut Vec<Problem>) {
+    let Some(unmanaged) = &service.unmanaged_metadata else { return };
+    let lists = [("labels", unmanaged.labels.as_deref()), ("annotations", unmanaged.annotations.as_deref())];
+    for (kind, keys) in lists {
+        for (i, key) in keys.unwrap_or_default().iter().enumerate() {
+            if key.trim().starts_with(FLEDGE_PREFIX) {
+                out.push(Problem::warning(
+                    format!("spec.service.unmanagedMetadata.{kind}[{i}]"),
+                    format!("{key} is Fledge's own bookkeeping and stays managed by Fledge; remove it from the list"),
+                ));
+            }
+        }
+    }
+    for (object, custom) in [("apex", &service.apex), ("primary", &service.primary), ("canary", &service.canary)] {
+        let Some(custom) = custom else { continue };
+        for (kind, given) in [("labels", &custom.labels), ("annotations", &custom.annotations)] {
+            let listed = lists.iter().find(|(k, _)| *k == kind).and_then(|(_, keys)| *keys).unwrap_or_default();
+            for key in given.iter().flat_map(|m| m.keys()).filter(|k| listed.iter().any(|l| l.trim() == k.as_str())) {
+                out.push(Problem::warning(
+                    format!("spec.service.{object}.{kind}[{key}]"),
+                    format!("is listed in spec.service.unmanagedMetadata.{kind}, so Fledge does not write it"),
+                ));
+            }
+        }
     }
 }
 

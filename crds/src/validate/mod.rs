@@ -81,6 +81,28 @@ impl Catalog {
     }
 }
 
+/// The MetricTemplates and AlertProviders `canary` takes from another namespace, each an error
+/// on its `namespace` field saying `why` they are refused (a controller that forbids them).
+pub fn cross_namespace_references(canary: &Canary, why: &str) -> Vec<Problem> {
+    let own = canary.metadata.namespace.as_deref().unwrap_or("default");
+    let analysis = &canary.spec.analysis;
+    let templates = analysis.metrics.iter().flatten().enumerate().filter_map(|(i, m)| {
+        let r = m.template_ref.as_ref()?;
+        Some((format!("spec.analysis.metrics[{i}].templateRef.namespace"), r.namespace_or(own)))
+    });
+    let providers =
+        analysis.alerts.iter().flatten().enumerate().map(|(i, a)| {
+            (format!("spec.analysis.alerts[{i}].providerRef.namespace"), a.provider_ref.namespace_or(own))
+        });
+    templates
+        .chain(providers)
+        .filter(|(_, namespace)| *namespace != own)
+        .map(|(field, namespace)| {
+            Problem::error(field, format!("{why}; {namespace:?} is not the Canary's namespace {own:?}"))
+        })
+        .collect()
+}
+
 /// Every problem of a Canary at once, errors first. With a catalog, references to
 /// MetricTemplates and AlertProviders are checked against it.
 pub fn validate_canary(canary: &Canary, catalog: Option<&Catalog>) -> Vec<Problem> {
@@ -90,4 +112,45 @@ pub fn validate_canary(canary: &Canary, catalog: Option<&Catalog>) -> Vec<Proble
     analysis::check_analysis(&canary.spec, namespace, catalog, &mut problems);
     problems.sort_by_key(|p| p.severity);
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_to_other_namespaces_are_named_by_field() {
+        let canary: Canary = serde_json::from_value(serde_json::json!({
+            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
+            "metadata": {"name": "podinfo", "namespace": "test"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+                "service": {"port": 9898},
+                "analysis": {
+                    "stepWeight": 10,
+                    "metrics": [
+                        {"name": "local", "thresholdRange": {"max": 1}, "templateRef": {"name": "a"}},
+                        {"name": "same", "thresholdRange": {"max": 1}, "templateRef": {"name": "b", "namespace": "test"}},
+                        {"name": "shared", "thresholdRange": {"max": 1}, "templateRef": {"name": "c", "namespace": "istio-system"}},
+                        {"name": "request-success-rate", "thresholdRange": {"min": 99}},
+                    ],
+                    "alerts": [
+                        {"name": "team", "providerRef": {"name": "slack"}},
+                        {"name": "on-call", "providerRef": {"name": "pager", "namespace": "ops"}},
+                    ],
+                },
+            },
+        }))
+        .unwrap();
+        let found: Vec<String> =
+            cross_namespace_references(&canary, "refused").iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "spec.analysis.metrics[2].templateRef.namespace: refused; \"istio-system\" is not the Canary's namespace \"test\"",
+                "spec.analysis.alerts[1].providerRef.namespace: refused; \"ops\" is not the Canary's namespace \"test\"",
+            ]
+        );
+        assert!(cross_namespace_references(&canary, "refused").iter().all(|p| p.severity == Severity::Error));
+    }
 }
