@@ -70,7 +70,8 @@ async fn a_release_answering_errors_in_its_access_logs_is_rolled_back() {
     let rate = check.value.unwrap();
     assert!((rate - 10.0).abs() < 4.0, "measured error rate {rate}% with 10% injected");
     let message = check.message.clone().unwrap();
-    // "canary error rate 7.79% (24 of 308) above limit 1%; ...": the rate as measured.
+    // "canary error rate 7.79% (24 of 308) above limit 1%, p<0.0001 and above primary ...": the
+    // rate as measured.
     let quoted = message.strip_prefix("canary error rate ").and_then(|m| m.split_once("% (")).expect(&message);
     let (errors, requests) = quoted.1.split_once(')').and_then(|(c, _)| c.split_once(" of ")).expect(&message);
     let (errors, requests): (f64, f64) = (errors.parse().unwrap(), requests.parse().unwrap());

@@ -6,9 +6,10 @@
 //!
 //! 1. *Data*: each version needs `minRequests` requests (the primary only when comparing);
 //!    otherwise the verdict is no data and the step waits.
-//! 2. *Absolute limits*: the canary's error rate above `maxErrorRate` percent, or its latency
-//!    at `maxLatency.percentile` above `maxLatency.milliseconds`, fails. A value on the limit
-//!    passes.
+//! 2. *Absolute limits*: the canary fails when its sample shows, at the configured
+//!    `confidence`, that its error rate is above `maxErrorRate` percent or its latency at
+//!    `maxLatency.percentile` is above `maxLatency.milliseconds`. A point estimate above the
+//!    limit is not enough (see [the limits as evidence](#the-limits-as-evidence)).
 //! 3. *Comparison with the primary*:
 //!    - error rate: one-sided test that the canary's rate exceeds the primary's by more than
 //!      `errorRateTolerance` points ([`proportions::rate_increase`]: Fisher's exact test for
@@ -20,14 +21,51 @@
 //!      primary's median. This is Kayenta's Mann-Whitney judge: significant and beyond the
 //!      effect-size tolerance.
 //!
+//! # The limits as evidence
+//!
+//! A limit compared with the point estimate fails good canaries: at a true 0.5% errors and a
+//! 1% limit, 3 or more errors in 235 requests (1.28%) happen 11% of the time. So a limit is
+//! a one-sided test, like the comparisons: the canary fails only when the sample is evidence
+//! that the true value is above the limit.
+//!
+//! - Error rate: the exact binomial test of "true rate <= limit" ([`proportions::rate_above`]):
+//!   the p-value is P(X >= errors) for X binomial with the canary's requests and the limit's
+//!   rate. It is exact at any count, so no large-sample switch is needed. A limit of 0 fails
+//!   on the first error (p = 0); a limit of 100% never fails.
+//! - Latency: the percentile `q` is above `L` milliseconds exactly when more than `1 - q` of
+//!   the requests are slower than `L`. So the requests slower than `L` are counted
+//!   ([`slower_than`]) and put to the same binomial test against the share `1 - q`. This is
+//!   the order-statistic confidence bound of a quantile read the other way round: the test
+//!   rejects exactly when the one-sided lower bound of the percentile, an order statistic of
+//!   the sample, is above `L`. A histogram bucket that straddles `L` counts as not slower, so
+//!   the histogram's coarseness above 128 ms never fails a canary that is within the limit.
+//!
+//! The price is the few requests of a short interval. At 235 requests, a 1% limit and the
+//! comparison on (three tests at 0.05/3 each), 7 errors (2.98%) are needed to fail, and the
+//! limit's test catches a true 5% in 95.2% of intervals (the judge, with the comparison, in
+//! 96.7%). No test at confidence 0.95 does much better there: the most powerful one, given
+//! the whole 5% and randomized at the boundary, catches 98.3%. From about 350 requests the
+//! limit alone catches 99%; and a canary that passes one interval in thirty does not pass
+//! every step of a rollout.
+//!
 //! # How sure "significant" is
 //!
 //! `confidence` is how sure the judge must be before it calls the canary worse, and the judge
-//! is one decision made from two comparisons: it fails when either test rejects. Testing each
-//! at `1 - confidence` would raise an identical canary's chance of failing towards twice
-//! that, so each comparison is tested at `(1 - confidence) / 2` (Bonferroni; Holm gives the
-//! same verdict when one rejection suffices). At the default 0.95 a comparison needs
-//! p <= 0.025.
+//! is one decision made from up to four tests: the two limits that are set and, when
+//! comparing, the two comparisons. It fails when any test rejects. Testing each at
+//! `1 - confidence` would raise the chance that a canary within its limits and no worse than
+//! the primary fails towards `k` times that, so each of the `k` tests that run gets
+//! `(1 - confidence) / k` (Bonferroni; Holm gives the same verdict when one rejection
+//! suffices). By the union bound such a canary then fails at most `1 - confidence` of the
+//! time, whatever the dependence between the tests (the error-rate limit and the error-rate
+//! comparison both read the canary's errors). The shares are equal: no check is known in
+//! advance to matter more. The bound holds as far as each test holds its level (exactly for
+//! the binomial and Fisher tests, approximately for the z and Mann-Whitney tests). A limit's
+//! test uses its whole share only on a canary right on the limit; one well within it (0.5%
+//! errors against 1%) fails it far less often (0.02% at 235 requests). With the comparison
+//! off, the limits keep the whole `1 - confidence` between them: a limit needs `confidence`
+//! even then. At the default 0.95 with no limits set a comparison needs p <= 0.025; with
+//! both limits set, every test needs p <= 0.0125.
 //!
 //! What an identical canary then fails is less than the 5% the confidence allows: the exact
 //! test is conservative at the few errors a healthy interval has (its attainable p-values are
@@ -63,8 +101,9 @@ use proportions::Proportion;
 pub const DEFAULT_LATENCY_PERCENTILE: f64 = 99.0;
 /// The bounds of `comparison.confidence`.
 pub const CONFIDENCE_RANGE: (f64, f64) = (0.5, 0.999);
-/// The number of comparisons with the primary, among which `1 - confidence` is shared.
-const COMPARISONS: f64 = 2.0;
+/// The number of comparisons with the primary; with the limits that are set, the tests among
+/// which `1 - confidence` is shared.
+const COMPARISONS: usize = 2;
 
 /// What one version served in the interval.
 #[derive(Clone, Copy, Debug)]
@@ -200,7 +239,8 @@ pub struct Finding {
     /// Whether the canary passed it.
     pub passed: bool,
     /// The canary's value: the error rate in percent (error checks), the latency at the
-    /// percentile in milliseconds (`Latency`), or the Hodges-Lehmann shift in percent of the
+    /// percentile in milliseconds (`Latency`, the point estimate; the test is on the share of
+    /// requests slower than the limit), or the Hodges-Lehmann shift in percent of the
     /// primary's median (`LatencyVsPrimary`).
     pub value: f64,
     /// The primary's value in the comparisons: its error rate in percent, or its median
@@ -209,7 +249,8 @@ pub struct Finding {
     /// The limit `value` is held to: the maximum (absolute checks) or the tolerance
     /// (comparisons, in points or percent).
     pub limit: f64,
-    /// The one-sided p-value of the comparison's test.
+    /// The one-sided p-value of the check's test: that the canary is above the limit (the
+    /// exact binomial test), or worse than the primary (the comparisons).
     pub p_value: Option<f64>,
     /// One line quoting the numbers.
     pub message: String,
@@ -238,38 +279,52 @@ pub fn judge(canary: &Sample, primary: &Sample, settings: &Settings) -> Judgemen
         return Judgement { outcome: Outcome::NoData, value: None, message, findings: Vec::new() };
     }
     let percentile = settings.max_latency.map_or(DEFAULT_LATENCY_PERCENTILE, |(p, _)| p);
+    let alpha = (1.0 - settings.confidence) / tests(&settings) as f64;
     let mut findings = Vec::new();
     if let Some(max) = settings.max_error_rate {
-        findings.push(error_rate_limit(canary_errors, max));
+        findings.push(error_rate_limit(canary_errors, max, &settings, alpha));
     }
     if let Some((percentile, max)) = settings.max_latency {
-        findings.extend(latency_limit(canary.latencies, percentile, max));
+        findings.extend(latency_limit(canary.latencies, percentile, max, &settings, alpha));
     }
     if settings.compare {
-        let alpha = (1.0 - settings.confidence) / COMPARISONS;
         findings.push(error_rate_comparison(canary_errors, primary_errors, &settings, alpha));
         findings.extend(latency_comparison(canary.latencies, primary.latencies, &settings, alpha));
     }
     let failed: Vec<&str> = findings.iter().filter(|f| !f.passed).map(|f| f.message.as_str()).collect();
     let (outcome, message) = if failed.is_empty() {
-        (Outcome::Pass, summary(canary, primary, &settings, percentile))
+        (Outcome::Pass, summary(canary, primary, &settings, percentile, &findings))
     } else {
-        (Outcome::Fail, join_failures(&failed))
+        (Outcome::Fail, join_failures(&failed, settings.confidence))
     };
     Judgement { outcome, value: Some(canary_errors.rate() * 100.0), message, findings }
 }
 
-/// The failed checks' sentences, with a subject said once: `canary error rate 9% (9 of 100)
-/// above limit 1% and above primary 0% (0 of 100), ...` rather than the same numbers twice.
-fn join_failures(failed: &[&str]) -> String {
+/// How many tests share `1 - confidence`: the limits that are set and the comparisons (at
+/// least one, so that a judge with nothing to test divides by something).
+fn tests(settings: &Settings) -> usize {
+    let limits = usize::from(settings.max_error_rate.is_some()) + usize::from(settings.max_latency.is_some());
+    let comparisons = if settings.compare { COMPARISONS } else { 0 };
+    (limits + comparisons).max(1)
+}
+
+/// The failed checks' sentences, with a subject said once, and the confidence once for it:
+/// `canary error rate 9% (9 of 100) above limit 1%, p<0.0001 and above primary 0% (0 of 100),
+/// ... at confidence 0.95` rather than the same numbers twice.
+fn join_failures(failed: &[&str], confidence: f64) -> String {
+    let at = format!(" at confidence {}", num(confidence));
     let mut out = String::new();
     let mut subject: Option<&str> = None;
     for message in failed {
         let own = message.find(") above ").map(|i| &message[..i + 2]);
         match (subject, own) {
             (Some(said), Some(this)) if said == this => {
+                let rest = &message[this.len()..];
+                if out.ends_with(&at) && rest.contains(&at) {
+                    out.truncate(out.len() - at.len());
+                }
                 out.push_str(" and ");
-                out.push_str(&message[this.len()..]);
+                out.push_str(rest);
             }
             _ => {
                 if !out.is_empty() {
@@ -306,27 +361,64 @@ fn missing_data(canary: &Sample, primary: &Sample, settings: &Settings) -> Optio
     None
 }
 
-fn error_rate_limit(canary: Proportion, max: f64) -> Finding {
+fn error_rate_limit(canary: Proportion, max: f64, settings: &Settings, alpha: f64) -> Finding {
     let rate = canary.rate() * 100.0;
-    let passed = rate <= max;
-    let message = if passed {
-        format!("error rate {}% within limit {}%", num(rate), num(max))
+    let p_value = proportions::rate_above(canary, max / 100.0);
+    let passed = p_value > alpha;
+    let (p, confidence) = (p_num(p_value), num(settings.confidence));
+    let message = if !passed {
+        format!(
+            "canary error rate {}% ({} of {}) above limit {}%, {p} at confidence {confidence}",
+            num(rate),
+            canary.events,
+            canary.trials,
+            num(max)
+        )
+    } else if rate > max {
+        format!("error rate {}% within limit {}% ({})", num(rate), num(max), not_shown(canary, "", p_value))
     } else {
-        format!("canary error rate {}% ({} of {}) above limit {}%", num(rate), canary.events, canary.trials, num(max))
+        format!("error rate {}% within limit {}%, {p}", num(rate), num(max))
     };
-    Finding { check: Check::ErrorRate, passed, value: rate, primary: None, limit: max, p_value: None, message }
+    Finding { check: Check::ErrorRate, passed, value: rate, primary: None, limit: max, p_value: Some(p_value), message }
 }
 
-fn latency_limit(canary: &Latencies, percentile: f64, max: f64) -> Option<Finding> {
+fn latency_limit(canary: &Latencies, percentile: f64, max: f64, settings: &Settings, alpha: f64) -> Option<Finding> {
     let value = canary.percentile(percentile)?;
-    let passed = value <= max;
-    let p = num(percentile);
-    let message = if passed {
-        format!("p{p} latency {}ms within limit {}ms", num(value), num(max))
+    let slower = Proportion::new(slower_than(canary, max), canary.count());
+    let p_value = proportions::rate_above(slower, 1.0 - percentile / 100.0);
+    let passed = p_value > alpha;
+    let (q, p, confidence) = (num(percentile), p_num(p_value), num(settings.confidence));
+    let message = if !passed {
+        format!(
+            "p{q} latency {}ms above limit {}ms ({}% of {} requests slower than {}ms, {p} at confidence {confidence})",
+            num(value),
+            num(max),
+            num(slower.rate() * 100.0),
+            slower.trials,
+            num(max),
+        )
+    } else if value > max {
+        let why = not_shown(slower, &format!(" requests slower than {}ms", num(max)), p_value);
+        format!("p{q} latency {}ms within limit {}ms ({why})", num(value), num(max))
     } else {
-        format!("p{p} latency {}ms above limit {}ms", num(value), num(max))
+        format!("p{q} latency {}ms within limit {}ms, {p}", num(value), num(max))
     };
-    Some(Finding { check: Check::Latency, passed, value, primary: None, limit: max, p_value: None, message })
+    Some(Finding { check: Check::Latency, passed, value, primary: None, limit: max, p_value: Some(p_value), message })
+}
+
+/// Why a point estimate above its limit passed: `3 of 235 not enough to say it is above,
+/// p=0.4176`, with `what` after the count.
+fn not_shown(observed: Proportion, what: &str, p_value: f64) -> String {
+    format!("{} of {}{what} not enough to say it is above, {}", observed.events, observed.trials, p_num(p_value))
+}
+
+/// The requests slower than `max` milliseconds. Envoy logs whole milliseconds, so a bucket's
+/// values are `lower..upper` and all of them are slower when `lower > max`. A bucket that
+/// straddles `max` (possible only above 128 ms, where a bucket is up to 1.6% wide) may hold
+/// values on both sides; it counts as not slower, the way that cannot fail a canary that is
+/// within its limit. The price is power: the requests of that one bucket are not evidence.
+pub fn slower_than(latencies: &Latencies, max: f64) -> u64 {
+    latencies.buckets().filter(|b| b.lower as f64 > max).map(|b| b.count).sum()
 }
 
 fn error_rate_comparison(canary: Proportion, primary: Proportion, settings: &Settings, alpha: f64) -> Finding {
@@ -395,14 +487,22 @@ fn latency_comparison(canary: &Latencies, primary: &Latencies, settings: &Settin
 }
 
 /// The passing line: the canary's error rate and latency next to the primary's or the limits.
-fn summary(canary: &Sample, primary: &Sample, settings: &Settings, percentile: f64) -> String {
+/// A value above its limit that passed says why, so that the line does not read as a broken
+/// limit let through.
+fn summary(canary: &Sample, primary: &Sample, settings: &Settings, percentile: f64, findings: &[Finding]) -> String {
     let rate = |s: &Sample| Proportion::new(s.errors, s.requests).rate() * 100.0;
+    let above = |check: Check| findings.iter().find(|f| f.check == check && f.value > f.limit).and_then(|f| f.p_value);
     let mut errors = format!("error rate {}%", num(rate(canary)));
     if settings.compare {
         errors += &format!(" vs primary {}%", num(rate(primary)));
     }
     if let Some(max) = settings.max_error_rate {
-        errors += &format!(" (limit {}%)", num(max));
+        errors += &match above(Check::ErrorRate) {
+            Some(p) => {
+                format!(" (limit {}%, {})", num(max), not_shown(Proportion::new(canary.errors, canary.requests), "", p))
+            }
+            None => format!(" (limit {}%)", num(max)),
+        };
     }
     let mut parts = vec![errors];
     if let Some(value) = canary.latencies.percentile(percentile) {
@@ -411,7 +511,13 @@ fn summary(canary: &Sample, primary: &Sample, settings: &Settings, percentile: f
             latency += &format!(" vs {}ms", num(other));
         }
         if let Some((_, max)) = settings.max_latency {
-            latency += &format!(" (limit {}ms)", num(max));
+            latency += &match above(Check::Latency) {
+                Some(p) => {
+                    let slower = Proportion::new(slower_than(canary.latencies, max), canary.latencies.count());
+                    format!(" (limit {}ms, {})", num(max), not_shown(slower, " requests slower", p))
+                }
+                None => format!(" (limit {}ms)", num(max)),
+            };
         }
         parts.push(latency);
     }
@@ -513,25 +619,196 @@ mod tests {
         let settings = Settings { max_error_rate: Some(1.0), ..absolute_only() };
         let j = judge(&sample(100, 5, &l), &sample(3, 0, &Latencies::new()), &settings);
         assert_eq!(j.outcome, Outcome::Fail);
-        assert_eq!(j.message, "canary error rate 5% (5 of 100) above limit 1%");
+        // P(X >= 5) for 100 requests at 1%: 0.0034, below the whole 0.05 the one test gets.
+        assert_eq!(j.message, "canary error rate 5% (5 of 100) above limit 1%, p=0.0034 at confidence 0.95");
         assert_eq!(j.value, Some(5.0));
     }
 
+    /// P(X >= events) for X binomial with `trials` and `rate`, summed from the probability of
+    /// each count: the reference the judge's p-values are checked against.
+    fn binomial_tail(events: u64, trials: u64, rate: f64) -> f64 {
+        let mut pmf = (1.0 - rate).powf(trials as f64);
+        let mut tail = 0.0;
+        for k in 0..=trials {
+            if k >= events {
+                tail += pmf;
+            }
+            pmf *= (trials - k) as f64 / (k + 1) as f64 * rate / (1.0 - rate);
+        }
+        tail
+    }
+
+    fn finding(j: &Judgement, check: Check) -> &Finding {
+        j.findings.iter().find(|f| f.check == check).unwrap()
+    }
+
     #[test]
-    fn absolute_limits_fail_above_and_pass_on_the_bound() {
-        let mut slow = spread(98, 30, 50);
-        slow.record_n(100, 2);
+    fn absolute_limits_fail_clearly_above_and_pass_on_the_bound() {
+        let mut slow = spread(90, 30, 50);
+        slow.record_n(100, 10);
         let settings = Settings { max_error_rate: Some(1.0), max_latency: Some((99.0, 80.0)), ..absolute_only() };
         let j = judge(&sample(100, 1, &slow), &sample(0, 0, &Latencies::new()), &settings);
-        assert_eq!((j.outcome, j.message.as_str()), (Outcome::Fail, "p99 latency 100ms above limit 80ms"));
-        let latency = j.findings.iter().find(|f| f.check == Check::Latency).unwrap();
+        assert_eq!(
+            (j.outcome, j.message.as_str()),
+            (
+                Outcome::Fail,
+                "p99 latency 100ms above limit 80ms (10% of 100 requests slower than 80ms, p<0.0001 at confidence 0.95)"
+            )
+        );
+        let latency = finding(&j, Check::Latency);
         assert_eq!((latency.value, latency.limit, latency.passed), (100.0, 80.0, false));
+        let p = latency.p_value.unwrap();
+        assert!((p / binomial_tail(10, 100, 0.01) - 1.0).abs() < 1e-9, "{p}");
 
         let settings = Settings { max_latency: Some((99.0, 100.0)), ..settings };
         let j = judge(&sample(100, 1, &slow), &sample(0, 0, &Latencies::new()), &settings);
         assert_eq!(j.outcome, Outcome::Pass);
         assert_eq!(j.message, "error rate 1% (limit 1%), p99 100ms (limit 100ms)");
         assert_eq!(j.findings.len(), 2);
+        assert_eq!(finding(&j, Check::ErrorRate).message, "error rate 1% within limit 1%, p=0.634");
+        assert_eq!(finding(&j, Check::Latency).message, "p99 latency 100ms within limit 100ms, p=1");
+    }
+
+    #[test]
+    fn an_error_rate_above_the_limit_by_chance_passes() {
+        // The A/A release that was rolled back: both versions at 0.5% errors, a 1% limit, and
+        // 3 errors in the canary's 235 requests, which a true 0.5% gives 11% of the time.
+        let l = spread(300, 20, 60);
+        let limited = Settings { max_error_rate: Some(1.0), ..Settings::default() };
+        let j = judge(&sample(235, 3, &l), &sample(365, 2, &l), &limited);
+        assert_eq!(j.outcome, Outcome::Pass, "{j:?}");
+        assert_eq!(
+            j.message,
+            "error rate 1.28% vs primary 0.55% (limit 1%, 3 of 235 not enough to say it is above, p=0.4176), \
+             p99 60ms vs 60ms"
+        );
+        let limit = finding(&j, Check::ErrorRate);
+        assert_eq!(
+            limit.message,
+            "error rate 1.28% within limit 1% (3 of 235 not enough to say it is above, p=0.4176)"
+        );
+        assert_eq!((limit.passed, limit.limit), (true, 1.0));
+        let p = limit.p_value.unwrap();
+        assert!((p / binomial_tail(3, 235, 0.01) - 1.0).abs() < 1e-9, "{p}");
+
+        // 12 of 235 is evidence; alone, and said once with the comparison that fails too.
+        let j = judge(&sample(235, 12, &l), &sample(365, 2, &l), &Settings { compare: false, ..limited.clone() });
+        assert_eq!(
+            (j.outcome, j.message.as_str()),
+            (Outcome::Fail, "canary error rate 5.11% (12 of 235) above limit 1%, p<0.0001 at confidence 0.95")
+        );
+        let p = finding(&j, Check::ErrorRate).p_value.unwrap();
+        assert!((p / binomial_tail(12, 235, 0.01) - 1.0).abs() < 1e-9, "{p}");
+        let j = judge(&sample(235, 12, &l), &sample(365, 0, &l), &limited);
+        assert_eq!(
+            j.message,
+            "canary error rate 5.11% (12 of 235) above limit 1%, p<0.0001 and above primary 0% (0 of 365), \
+             p<0.0001 at confidence 0.95"
+        );
+    }
+
+    #[test]
+    fn limits_of_zero_and_a_hundred_percent_are_conclusive() {
+        let l = spread(235, 20, 60);
+        let zero = Settings { max_error_rate: Some(0.0), ..absolute_only() };
+        let j = judge(&sample(235, 1, &l), &sample(0, 0, &l), &zero);
+        assert_eq!(
+            (j.outcome, j.message.as_str()),
+            (Outcome::Fail, "canary error rate 0.43% (1 of 235) above limit 0%, p<0.0001 at confidence 0.95")
+        );
+        assert_eq!(finding(&j, Check::ErrorRate).p_value, Some(0.0));
+        assert_eq!(judge(&sample(235, 0, &l), &sample(0, 0, &l), &zero).outcome, Outcome::Pass);
+        let hundred = Settings { max_error_rate: Some(100.0), ..absolute_only() };
+        let j = judge(&sample(235, 235, &l), &sample(0, 0, &l), &hundred);
+        assert_eq!((j.outcome, finding(&j, Check::ErrorRate).p_value), (Outcome::Pass, Some(1.0)));
+        // A p100 limit is a maximum: one request slower fails.
+        let mut one_slow = spread(234, 20, 60);
+        one_slow.record(61);
+        let max = Settings { max_latency: Some((100.0, 60.0)), ..absolute_only() };
+        let j = judge(&sample(235, 0, &one_slow), &sample(0, 0, &l), &max);
+        assert_eq!(
+            j.message,
+            "p100 latency 61ms above limit 60ms (0.43% of 235 requests slower than 60ms, p<0.0001 at confidence 0.95)"
+        );
+    }
+
+    #[test]
+    fn a_percentile_above_the_limit_fails_only_on_evidence() {
+        // The point p99 of 235 requests is the 233rd: 3 slow ones put it above the limit, but
+        // 3 of 235 slower than 500 ms is no evidence that more than 1% are.
+        let with_slow = |slow: u64| {
+            let mut l = spread(235 - slow, 30, 50);
+            l.record_n(620, slow);
+            l
+        };
+        let settings = Settings { max_latency: Some((99.0, 500.0)), ..absolute_only() };
+        let few = with_slow(3);
+        let j = judge(&sample(235, 0, &few), &sample(0, 0, &few), &settings);
+        assert_eq!(j.outcome, Outcome::Pass, "{j:?}");
+        assert_eq!(
+            j.message,
+            "error rate 0%, p99 620ms (limit 500ms, 3 of 235 requests slower not enough to say it is above, p=0.4176)"
+        );
+        assert_eq!(
+            finding(&j, Check::Latency).message,
+            "p99 latency 620ms within limit 500ms (3 of 235 requests slower than 500ms not enough to say it is above, \
+             p=0.4176)"
+        );
+        // 6 of 235 is p=0.032: evidence when the limit is the only test, not when it shares
+        // 1 - confidence with the error-rate limit.
+        let six = with_slow(6);
+        let j = judge(&sample(235, 0, &six), &sample(0, 0, &six), &settings);
+        assert_eq!(
+            j.message,
+            "p99 latency 620ms above limit 500ms (2.55% of 235 requests slower than 500ms, p=0.032 at confidence 0.95)"
+        );
+        let p = finding(&j, Check::Latency).p_value.unwrap();
+        assert!((p / binomial_tail(6, 235, 0.01) - 1.0).abs() < 1e-9, "{p}");
+        let both = Settings { max_error_rate: Some(1.0), ..settings.clone() };
+        assert_eq!(judge(&sample(235, 0, &six), &sample(0, 0, &six), &both).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn a_bucket_straddling_the_limit_counts_as_within() {
+        // Above 512 ms a bucket is 8 ms wide: 517 ms is recorded in [512, 520), which may as
+        // well hold 515 ms, so against a 515 ms limit it is not counted as slower.
+        let mut l = spread(215, 30, 50);
+        l.record_n(517, 20);
+        assert_eq!(slower_than(&l, 515.0), 0);
+        assert_eq!(slower_than(&l, 511.0), 20);
+        assert_eq!(slower_than(&l, 511.5), 20);
+        let settings = Settings { max_latency: Some((99.0, 515.0)), ..absolute_only() };
+        let j = judge(&sample(235, 0, &l), &sample(0, 0, &l), &settings);
+        assert_eq!(j.outcome, Outcome::Pass, "{j:?}");
+        assert_eq!(finding(&j, Check::Latency).p_value, Some(1.0));
+        // In the next bucket, [520, 528), they are slower; below 128 ms every value is exact.
+        let mut l = spread(215, 30, 50);
+        l.record_n(520, 20);
+        assert_eq!(slower_than(&l, 515.0), 20);
+        assert_eq!(judge(&sample(235, 0, &l), &sample(0, 0, &l), &settings).outcome, Outcome::Fail);
+        assert_eq!((slower_than(&l, 49.0), slower_than(&l, 50.0)), (30, 20));
+    }
+
+    #[test]
+    fn the_limits_share_one_minus_confidence_with_the_comparisons() {
+        // 7 of 235 at a 1% limit is p=0.01.
+        let l = spread(235, 20, 60);
+        let alone = Settings { max_error_rate: Some(1.0), ..absolute_only() };
+        let judged =
+            |errors: u64, settings: &Settings| judge(&sample(235, errors, &l), &sample(235, errors, &l), settings);
+        assert_eq!(judged(6, &alone).outcome, Outcome::Fail, "p=0.032 against 0.05");
+        // With the comparisons, three tests share 0.05: the same p passes.
+        let comparing = Settings { compare: true, ..alone.clone() };
+        assert_eq!(judged(6, &comparing).outcome, Outcome::Pass, "p=0.032 against 0.0167");
+        assert_eq!(judged(7, &comparing).outcome, Outcome::Fail, "p=0.01 against 0.0167");
+        // The confidence holds with the comparison off.
+        let sure = Settings { confidence: 0.99, ..alone };
+        assert_eq!(judged(7, &sure).outcome, Outcome::Pass, "p=0.01003 against 0.01");
+        assert_eq!(judged(8, &sure).outcome, Outcome::Fail, "p=0.0028 against 0.01");
+        assert_eq!(
+            judged(8, &sure).message,
+            "canary error rate 3.4% (8 of 235) above limit 1%, p=0.0028 at confidence 0.99"
+        );
     }
 
     #[test]
@@ -559,7 +836,7 @@ mod tests {
         let limited = Settings { max_error_rate: Some(1.0), ..Settings::default() };
         assert_eq!(
             judge(&sample(500, 51, &l), &sample(500, 2, &l), &limited).message,
-            "canary error rate 10.2% (51 of 500) above limit 1% and above primary 0.4% (2 of 500), \
+            "canary error rate 10.2% (51 of 500) above limit 1%, p<0.0001 and above primary 0.4% (2 of 500), \
              p<0.0001 at confidence 0.95"
         );
         // The same difference within a 10-point tolerance passes.

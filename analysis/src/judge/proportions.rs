@@ -1,7 +1,15 @@
-//! One-sided tests that the canary's error proportion is higher than the primary's plus a
-//! margin: Fisher's exact test for small counts, a score z-test for large ones. Pure.
+//! One-sided tests on proportions: that the canary's error proportion is above a fixed limit
+//! (the exact binomial test, [`rate_above`]), and that it is higher than the primary's plus a
+//! margin (Fisher's exact test for small counts, a score z-test for large ones). Pure.
 //!
-//! Which test: the large-sample z-test is trusted only when every expected cell of the 2x2
+//! Against a limit there is one sample and a known null rate, so the exact test is cheap at
+//! any count and no approximation is needed: the p-value is the binomial upper tail, the
+//! chance of at least as many events if the true rate were the limit (Clopper and Pearson
+//! (1934): rejecting at `alpha` is the same as the one-sided `1 - alpha` Clopper-Pearson lower
+//! bound lying above the limit). The tail is also the test of a percentile against a limit,
+//! with "slower than the limit" as the event (see the judge's module doc).
+//!
+//! Against the primary, which test: the large-sample z-test is trusted only when every expected cell of the 2x2
 //! table (errors and successes of each version, under "both have the same rate") is at least
 //! 5, Cochran's rule. Below that the normal approximation is badly anti-conservative (a
 //! handful of errors can give p=0.01 by chance) and Fisher's exact test is used instead: its
@@ -23,7 +31,7 @@
 //! conditional test; the score test is used and Fisher's test of plain "higher" must reject
 //! too (a canary that is not shown to be worse at all is not shown to be worse by a margin).
 
-use statrs::distribution::{ContinuousCDF, DiscreteCDF, Hypergeometric, Normal};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Hypergeometric, Normal};
 
 /// Expected cell counts below this switch to the exact test (Cochran's rule).
 pub const MIN_EXPECTED_CELL: f64 = 5.0;
@@ -73,6 +81,35 @@ pub fn rate_increase(canary: Proportion, primary: Proportion, margin: f64) -> (f
         (exact, Method::FisherExact)
     } else {
         (exact.max(score_z_greater(canary, primary, margin)), Method::ScoreZAndFisherExact)
+    }
+}
+
+/// The one-sided p-value of the exact binomial test that `observed`'s true rate is above
+/// `limit` (a fraction, 0 to 1): the probability of at least `observed.events` events in
+/// `observed.trials` trials at the rate `limit`. 1 without events or trials.
+///
+/// At a limit of 0 a single event is impossible under the null, so it is conclusive (p = 0);
+/// at a limit of 1 nothing is evidence (p = 1). statrs computes the tail as a regularized
+/// incomplete beta function, which keeps small p-values' precision (the tail is summed
+/// directly, not as one minus the rest); the tests check it against the summed probabilities
+/// up to a million trials, where it agrees to 1e-7. Beyond about 1e8 trials its p-values at or below
+/// the expected count drift above 1/2, which cannot change a verdict; a value that is not a
+/// number is taken as no evidence.
+pub fn rate_above(observed: Proportion, limit: f64) -> f64 {
+    let observed = Proportion::new(observed.events, observed.trials);
+    if observed.events == 0 || limit.is_nan() || limit >= 1.0 {
+        return 1.0;
+    }
+    if limit <= 0.0 {
+        return 0.0;
+    }
+    match Binomial::new(limit, observed.trials) {
+        // P(X >= e) = P(X > e - 1).
+        Ok(b) => {
+            let p = b.sf(observed.events - 1);
+            if p.is_finite() { p.clamp(0.0, 1.0) } else { 1.0 }
+        }
+        Err(_) => 1.0,
     }
 }
 
@@ -194,6 +231,65 @@ mod tests {
             let theirs = fishers_exact(&table, Alternative::Greater).unwrap();
             let ours = fisher_exact_greater(Proportion::new(a, n1), Proportion::new(b, n2));
             assert!(close(ours, theirs, 1e-9), "{table:?}: {ours} vs {theirs}");
+        }
+    }
+
+    /// P(X >= events) for X binomial, summed from the probabilities themselves, in logs so
+    /// that (1 - p)^n does not underflow at large n: independent of statrs's incomplete beta.
+    fn summed_tail(events: u64, trials: u64, p: f64) -> f64 {
+        let mut ln_pmf = trials as f64 * (1.0 - p).ln();
+        let mut tail = 0.0;
+        for k in 0..=trials {
+            if k >= events {
+                let term = ln_pmf.exp();
+                tail += term;
+                if k > events + 50 && term < tail * 1e-17 {
+                    break;
+                }
+            }
+            ln_pmf += ((trials - k) as f64 / (k + 1) as f64 * p / (1.0 - p)).ln();
+        }
+        tail
+    }
+
+    #[test]
+    fn the_binomial_tail_matches_exact_values() {
+        // Computed in exact rational arithmetic: 1 - sum of C(235,k) 0.01^k 0.99^(235-k) for
+        // k below the count.
+        for (events, exact) in [(3, 0.4176375305207518), (7, 0.010029306227681008), (12, 5.7068199339563725e-6)] {
+            let p = rate_above(Proportion::new(events, 235), 0.01);
+            assert!(close(p / exact, 1.0, 1e-9), "{events} of 235: {p} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn the_binomial_tail_matches_the_summed_probabilities() {
+        for (trials, limit) in [(50, 0.05), (235, 0.01), (1000, 0.01), (1000, 0.5), (600_000, 0.001), (1_000_000, 0.01)]
+        {
+            let mean = trials as f64 * limit;
+            let sd = (mean * (1.0 - limit)).sqrt();
+            for z in [0.0, 1.0, 2.0, 3.0, 5.0, 8.0] {
+                let events = (mean + z * sd).round().max(1.0) as u64;
+                let (ours, summed) =
+                    (rate_above(Proportion::new(events, trials), limit), summed_tail(events, trials, limit));
+                assert!(close(ours / summed, 1.0, 1e-7), "{events} of {trials} at {limit}: {ours} vs {summed}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_binomial_test_has_conclusive_edges() {
+        // At a limit of 0, one error is impossible under the null; at 1 nothing is evidence.
+        assert_eq!(rate_above(Proportion::new(1, 10_000), 0.0), 0.0);
+        assert_eq!(rate_above(Proportion::new(0, 10_000), 0.0), 1.0);
+        assert_eq!(rate_above(Proportion::new(100, 100), 1.0), 1.0);
+        for limit in [f64::NAN, -1.0, 2.0, f64::INFINITY] {
+            let p = rate_above(Proportion::new(3, 100), limit);
+            assert!((0.0..=1.0).contains(&p), "{limit}: {p}");
+        }
+        for (events, trials) in [(0, 0), (5, 0), (u64::MAX, u64::MAX), (u64::MAX / 100, u64::MAX), (1, u64::MAX)] {
+            let p = rate_above(Proportion::new(events, trials), 0.01);
+            assert!((0.0..=1.0).contains(&p), "{events} of {trials}: {p}");
         }
     }
 

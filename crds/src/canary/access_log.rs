@@ -56,12 +56,15 @@ pub struct AccessLog {
     #[schemars(length(max = 64))]
     pub error_response_flags: Option<Vec<String>>,
 
-    /// Absolute limit: the canary fails when more than this percentage of its requests fail.
+    /// Absolute limit: the canary fails when its requests show, at `comparison.confidence`,
+    /// that more than this percentage of them fail (a measured rate above it is not enough).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 100.0))]
     pub max_error_rate: Option<f64>,
 
-    /// Absolute limit: the canary fails when this latency percentile is above the limit.
+    /// Absolute limit: the canary fails when its requests show, at `comparison.confidence`,
+    /// that this latency percentile is above the limit (a measured percentile above it is not
+    /// enough).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency: Option<LatencyLimit>,
 
@@ -138,8 +141,9 @@ pub struct AccessLogComparison {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
 
-    /// How sure the judge must be before it calls the canary worse, in [0.5, 0.999]
-    /// (default 0.95).
+    /// How sure the judge must be before it calls the canary worse than the primary or above
+    /// a limit, in [0.5, 0.999] (default 0.95). It applies to the limits even when the
+    /// comparison is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.5, max = 0.999))]
     pub confidence: Option<f64>,
