@@ -134,7 +134,10 @@ impl Latencies {
         if self.total == 0 || percentile.is_nan() {
             return None;
         }
-        let rank = ((percentile.clamp(0.0, 100.0) / 100.0) * self.total as f64).ceil().max(1.0) as u64;
+        // Rounded before the ceiling: 0.07 x 100 is 7.000000000000001 in floating point, and
+        // the 7th of 100 values must not become the 8th.
+        let exact = (percentile.clamp(0.0, 100.0) / 100.0) * self.total as f64;
+        let rank = ((exact * 1e9).round() / 1e9).ceil().max(1.0) as u64;
         let mut seen = 0;
         self.buckets().find_map(|b| {
             seen += b.count;
@@ -156,6 +159,18 @@ impl Latencies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_rank_is_not_pushed_up_by_floating_point() {
+        let mut latencies = Latencies::new();
+        for v in 1..=100 {
+            latencies.record(v);
+        }
+        // 0.07 x 100 and 0.57 x 100 are just above 7 and 57 in floating point.
+        assert_eq!(latencies.percentile(7.0).map(|v| v.round()), Some(7.0));
+        assert_eq!(latencies.percentile(57.0).map(|v| v.round()), Some(57.0));
+        assert_eq!(latencies.percentile(7.5).map(|v| v.round()), Some(8.0));
+    }
 
     #[test]
     fn buckets_are_exact_below_128_and_within_two_percent_above() {

@@ -15,6 +15,9 @@ pub const SUSPENDED: &str = "Suspended";
 pub const MANUAL_ACTION: &str = "ManualAction";
 /// Whether `analysis.windows` let the rollout advance now, and when that changes.
 pub const ROLLOUT_WINDOW: &str = "RolloutWindow";
+/// Set (False) while the primary has a revision other than the one the status records as
+/// promoted, outside a promotion.
+pub const PRIMARY_REVISION: &str = "PrimaryRevision";
 
 /// Set a condition, keeping its times unless something changed.
 pub fn set(

@@ -9,7 +9,7 @@ use super::time::{deadline, elapsed, parse_interval, progress_since, remaining, 
 use super::windows::state as window_state;
 use super::{Decision, Event, EventType, Input, TargetScale};
 use crate::checks::{Notice, NoticeKind, Stage, all_pass, describe, describe_failures, first_failure};
-use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Verdict, WebhookType};
+use fledge_crds::canary::{CheckKind, CheckResult, ConditionStatus, Phase, Strategy, Verdict, WebhookType};
 use std::time::Duration;
 
 /// How often to look while waiting on pods (readiness has no watch of its own here).
@@ -198,6 +198,8 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.status.iterations = Some(0);
         self.d.status.analysis_start_time = None;
         self.d.status.no_data_since = None;
+        self.d.status.canary_unready_since = None;
+        self.d.status.strategy = None;
     }
 
     /// Whether the run's analysis has not started: no traffic has reached the canary yet (no
@@ -214,12 +216,57 @@ impl<'i, 'a> Run<'i, 'a> {
     /// The run's first step is taken: from now on the canary has traffic to be judged on.
     fn first_step(&mut self) {
         self.d.status.analysis_start_time = Some(stamp(self.i.now));
+        self.d.status.strategy = Some(self.strategy());
+    }
+
+    /// The kind of run the spec asks for now.
+    fn strategy(&self) -> Strategy {
+        if self.ab_test() {
+            Strategy::AbTesting
+        } else if self.i.spec.analysis.iterations() > 0 {
+            Strategy::BlueGreen
+        } else {
+            Strategy::Canary
+        }
+    }
+
+    /// Whether the spec now asks for another kind of run than the one under way (`match`
+    /// removed from an A/B test, `iterations` set on a weighted canary, ...). The run starts
+    /// again from weight 0 as the new kind: an A/B test's weight of 100 (all matching
+    /// requests) read as a weighted canary's would send every user to the canary.
+    fn strategy_changed(&mut self) -> bool {
+        let now = self.strategy();
+        let Some(was) = self.d.status.strategy else {
+            // A run under way without a record (a status from before it was kept): its
+            // first step was taken under the spec as it is.
+            if !self.before_first_step() {
+                self.d.status.strategy = Some(now);
+            }
+            return false;
+        };
+        if was == now {
+            return false;
+        }
+        let id = self.id();
+        self.start_run();
+        self.event(
+            EventType::Warning,
+            "StrategyChanged",
+            format!(
+                "The analysis of {id} changed from {} to {} during the run; restarting the run at weight 0",
+                was.as_str(),
+                now.as_str()
+            ),
+        );
+        true
     }
 
     // ---- phases ----
 
     fn suspended(&mut self) {
         self.d.ensure_objects = false;
+        // The canary's readiness is looked at afresh once resumed.
+        self.d.status.canary_unready_since = None;
         let phase = self.phase();
         if self.pending.abort && manual::can_abort(phase) && self.take_abort() {
             // An abort is never held: the routes go back to the primary although suspended.
@@ -269,7 +316,9 @@ impl<'i, 'a> Run<'i, 'a> {
 
     /// Waiting on the primary, past its deadline or not (the answer). Never moves traffic.
     fn primary_wait(&mut self, why: &str, deadline_exceeded: bool) -> bool {
-        let since = self.d.status.last_transition_time.as_ref().map_or(self.i.now, |t| t.0);
+        // From the last progress: the phase change, or a step-weight promotion's last step, so
+        // a promotion slower than the deadline is not taken for a stuck one.
+        let since = progress_since(&self.d.status).unwrap_or(self.i.now);
         let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
         if deadline_exceeded || elapsed(since, self.i.now) >= deadline(self.i.spec) {
             let message = format!(
@@ -338,7 +387,12 @@ impl<'i, 'a> Run<'i, 'a> {
                 self.new_revision();
             }
         }
-        if self.phase() == Phase::Progressing && self.take_promote() {
+        if matches!(self.phase(), Phase::Progressing | Phase::Waiting) && self.take_promote() {
+            // With the new revision (a closed confirm-rollout gate included: promote skips
+            // the gates), as in Waiting.
+            let o = self.i.observed;
+            self.d.status.last_applied_spec = Some(o.revision.clone());
+            self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
             self.start_promotion();
         }
         let phase = self.phase();
@@ -387,6 +441,8 @@ impl<'i, 'a> Run<'i, 'a> {
         self.d.status.last_applied_spec = Some(o.revision.clone());
         self.d.status.tracked_configs = (!o.tracked_configs.is_empty()).then(|| o.tracked_configs.clone());
         self.zero_counters();
+        // The canary is scaled up now: not ready until its pods are, its deadline from here.
+        self.d.status.canary_unready_since = Some(stamp(self.i.now));
         self.set_weight(0);
         self.d.status.mirrored = None;
         self.d.status.checks = None;
@@ -538,6 +594,32 @@ impl<'i, 'a> Run<'i, 'a> {
             self.canary_wait();
             return;
         }
+        self.d.status.canary_unready_since = None;
+        if self.strategy_changed() {
+            return;
+        }
+        // Flagger rolls back once the failed checks reach the threshold, also when it is the
+        // threshold that was lowered.
+        let failed = self.d.status.failed_checks.unwrap_or(0);
+        let threshold = self.i.spec.analysis.threshold();
+        if failed > 0 && failed >= threshold {
+            let id = self.id();
+            self.rollback(
+                "FailedChecks",
+                format!("Rolling back {id}: failed checks threshold reached {failed} (threshold is now {threshold})"),
+            );
+            return;
+        }
+        if self.d.status.mirrored == Some(true) && !self.mirroring() {
+            // `mirror` was turned off mid-run: the copies stop now.
+            self.d.status.mirrored = None;
+            let id = self.id();
+            self.event(
+                EventType::Normal,
+                "MirroringStopped",
+                format!("Stopped mirroring {id}'s requests: analysis.mirror is off"),
+            );
+        }
         if self.i.spec.skip_analysis == Some(true) {
             let id = self.id();
             self.event(EventType::Normal, "SkipAnalysis", format!("Skipping the analysis of {id}: spec.skipAnalysis"));
@@ -643,7 +725,11 @@ impl<'i, 'a> Run<'i, 'a> {
     /// The canary is not ready: wait, or roll back once it is past its deadline.
     fn canary_wait(&mut self) {
         let c = &self.i.observed.canary;
-        let since = progress_since(&self.d.status).unwrap_or(self.i.now);
+        // From when it became unready (an eviction, an autoscaler adding pods after a weight
+        // increase), not from the last step: a step an interval of 15 minutes ago leaves no
+        // grace otherwise.
+        let since = self.d.status.canary_unready_since.as_ref().map_or(self.i.now, |t| t.0);
+        self.d.status.canary_unready_since = Some(stamp(since));
         let limit = deadline(self.i.spec);
         let id = self.id();
         if c.deadline_exceeded || elapsed(since, self.i.now) >= limit {
@@ -735,7 +821,9 @@ impl<'i, 'a> Run<'i, 'a> {
         let id = self.id();
         let iterations = analysis.iterations();
         let at_end = if iterations > 0 {
-            let done = self.d.status.iterations.unwrap_or(0) + 1;
+            // Never past the spec's count: intervals held at the end (a closed promotion gate,
+            // a blue/green's interval at full traffic) are not iterations.
+            let done = (self.d.status.iterations.unwrap_or(0) + 1).min(iterations);
             self.d.status.iterations = Some(done);
             done >= iterations
         } else {
@@ -778,15 +866,26 @@ impl<'i, 'a> Run<'i, 'a> {
             self.event(EventType::Normal, "Advanced", format!("Advance {id} canary weight {next}"));
             return;
         }
+        let blue_green = iterations > 0 && !self.ab_test();
+        if blue_green && self.d.canary_weight == 100 {
+            // A blue/green's interval at full traffic passed: the primary takes the version
+            // every user now runs.
+            self.start_promotion();
+            return;
+        }
         let Some(gate) = self.results(Stage::ConfirmPromotion) else { return };
         self.record(gate);
         if all_pass(gate) {
-            if iterations > 0 && !self.ab_test() {
-                // Blue/green: every user moves to the checked version at once, and stays there
-                // while the primary takes it.
+            if blue_green {
+                // Blue/green: every user moves to the checked version at once, and it is
+                // judged one more interval on their traffic (as in Flagger) before the primary
+                // takes it; a failure then rolls every user back to the primary.
                 self.d.status.mirrored = None;
                 self.set_weight(100);
                 self.event(EventType::Normal, "Advanced", format!("Routing all traffic of {id} to the canary"));
+                self.set_phase(Phase::Progressing);
+                self.stepped();
+                return;
             }
             self.start_promotion();
         } else {
@@ -852,14 +951,18 @@ impl<'i, 'a> Run<'i, 'a> {
         let id = self.id();
         let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
         self.set_phase(Phase::Promoting);
-        self.d.promote_primary = true;
+        // The primary is not given the revision in this decision: only once the status that
+        // says Promoting is written (the next reconcile, at once). A decision whose status
+        // write fails (an annotation changed the Canary meanwhile, a crash) has then changed
+        // nothing, and an abort that comes with it still finds the primary as it was.
+        self.d.promote_primary = false;
         // However it was reached (the last iteration, a promote annotation, skipAnalysis), no
         // more copies: they would go to a canary about to be scaled down.
         self.d.status.mirrored = None;
         self.d.status.no_data_since = None;
         self.event(EventType::Normal, "Promoting", format!("Copying {id} template spec to {primary}"));
         self.d.status.last_step_time = Some(stamp(self.i.now));
-        self.requeue(POLL);
+        self.requeue(Duration::ZERO);
     }
 
     fn promoting(&mut self) {
@@ -903,6 +1006,9 @@ impl<'i, 'a> Run<'i, 'a> {
             }
             return;
         }
+        // The primary runs the analysed revision: that is the promotion, whatever comes next (a
+        // newer revision, a slow step-weight promotion).
+        self.d.status.last_promoted_spec = Some(applied);
         if newer {
             self.finalise_start();
             return;
@@ -1062,12 +1168,50 @@ impl<'i, 'a> Run<'i, 'a> {
             let truth = conditions::promoted_status(phase);
             conditions::set(&mut self.d.status, PROMOTED, truth, reason, &message, self.i.now);
         }
+        self.primary_revision_checked();
         self.d.status.observed_generation = self.i.generation;
         self.d.mirror = self.d.status.mirrored == Some(true);
         if phase.is_active() || phase == Phase::Initializing {
             self.requeue(parse_interval(self.i.spec));
         }
         self.d
+    }
+}
+
+impl Run<'_, '_> {
+    /// The primary only ever receives a revision the status has recorded (a promotion is
+    /// written before the copy); outside the phases that copy, a primary with another revision
+    /// was changed by something else. Said in a condition and, once, in a Warning event.
+    fn primary_revision_checked(&mut self) {
+        let copying = matches!(self.phase(), Phase::Unset | Phase::Initializing | Phase::Promoting | Phase::Finalising);
+        let runs = self.i.observed.primary_revision.as_deref();
+        let promoted = self.d.status.last_promoted_spec.as_deref();
+        let (Some(runs), Some(promoted), false) = (runs, promoted, copying) else {
+            conditions::clear(&mut self.d.status, conditions::PRIMARY_REVISION);
+            return;
+        };
+        if runs == promoted {
+            conditions::clear(&mut self.d.status, conditions::PRIMARY_REVISION);
+            return;
+        }
+        let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
+        let message = format!(
+            "Primary {primary} has revision {runs}, but the status records {promoted} as promoted; Fledge did \
+             not give it that revision"
+        );
+        let said = conditions::get(&self.d.status, conditions::PRIMARY_REVISION)
+            .is_some_and(|c| c.message.as_deref() == Some(message.as_str()));
+        if !said {
+            self.event(EventType::Warning, "PrimaryRevisionChanged", message.clone());
+        }
+        conditions::set(
+            &mut self.d.status,
+            conditions::PRIMARY_REVISION,
+            ConditionStatus::False,
+            "Unexpected",
+            &message,
+            self.i.now,
+        );
     }
 }
 

@@ -289,7 +289,10 @@ fn a_good_release_walks_the_weights_and_is_promoted() {
     sim.after(10);
     assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmPromotion]);
     assert_eq!(sim.status.phase, Phase::Promoting);
-    assert!(sim.last.as_ref().unwrap().promote_primary);
+    assert!(!sim.last.as_ref().unwrap().promote_primary, "the primary gets the revision only once the status says so");
+    assert_eq!(sim.observed.primary_revision.as_deref(), Some("rev1"));
+    sim.after(0);
+    assert!(sim.last.as_ref().unwrap().promote_primary, "the status said Promoting: now it is copied");
     assert_eq!(sim.status.canary_weight, Some(50), "traffic stays until the primary is ready");
 
     // The primary rolls out the new revision.
@@ -369,9 +372,14 @@ fn iterations_count_instead_of_weights() {
     }
     sim.after(10);
     assert_eq!(sim.asked, vec![Stage::Analysis, Stage::ConfirmPromotion], "three judged iterations");
-    assert_eq!(sim.status.phase, Phase::Promoting);
     assert_eq!(sim.weights, vec![0, 100], "blue/green: users stay on the primary, then all switch at once");
     assert!(sim.events.iter().any(|(_, m)| m == "Routing all traffic of podinfo.test to the canary"));
+    // As in Flagger, one more interval is judged with every user on the new version before the
+    // primary takes it.
+    assert_eq!((sim.status.phase, sim.status.iterations), (Phase::Progressing, Some(3)));
+    sim.after(10);
+    assert_eq!(sim.asked, vec![Stage::Analysis], "no gate asked twice");
+    assert_eq!(sim.status.phase, Phase::Promoting);
     sim.run_until(&[Phase::Succeeded], 10);
     assert_eq!(sim.weights, vec![0, 100, 0], "and back to the primary once it runs the new version");
 }
@@ -395,8 +403,11 @@ fn a_mirrored_blue_green_copies_requests_for_all_its_iterations_then_switches() 
     assert_eq!(sim.status.canary_weight, Some(0), "users stay on the primary");
     sim.after(10);
     let d = sim.last.clone().unwrap();
-    assert_eq!(sim.status.phase, Phase::Promoting);
+    assert_eq!(sim.status.phase, Phase::Progressing, "judged one more interval at full traffic");
     assert_eq!((d.canary_weight, d.mirror), (100, false), "all users switch to the checked version");
+    assert_eq!(sim.status.iterations, Some(2), "never past the spec's count");
+    sim.after(10);
+    assert_eq!((sim.asked.as_slice(), sim.status.phase), ([Stage::Analysis].as_slice(), Phase::Promoting));
     sim.run_until(&[Phase::Succeeded], 10);
     assert_eq!(sim.weights, vec![0, 100, 0]);
 }
@@ -999,6 +1010,8 @@ fn promote_skips_the_remaining_steps_and_gates() {
     sim.after(1);
     assert_eq!(sim.status.phase, Phase::Promoting);
     assert_eq!(sim.removed, vec![ANNOTATION_PROMOTE]);
+    assert!(!sim.last.as_ref().unwrap().promote_primary);
+    sim.after(0);
     assert!(sim.last.as_ref().unwrap().promote_primary);
     assert_eq!(sim.reasons().last(), Some(&"Promoting"));
     assert!(sim.reasons().contains(&"ManualPromotion"));
@@ -1181,6 +1194,7 @@ fn a_promotion_interrupted_by_a_restart_is_not_repeated() {
     sim.after(1);
     sim.run_until(&[Phase::Promoting], 10);
     sim.observed.primary = Some(ready());
+    sim.after(1);
     sim.after(1);
     sim.after(10);
     assert_eq!(sim.status.phase, Phase::Succeeded);
@@ -1408,4 +1422,203 @@ fn promotion_by_annotation_and_abort_are_never_held_by_a_window() {
     sim.manual.abort = true;
     sim.after(1);
     assert_eq!(sim.status.phase, Phase::Failed, "abort is never held");
+}
+
+// ---- decisions a person watching would call wrong (issue 14) ----
+
+impl Sim {
+    /// One reconcile whose actions are taken but whose status write fails (a conflict with an
+    /// annotation written meanwhile, or a crash): the status stays as it was.
+    fn reconcile_losing_the_status(&mut self) {
+        let status = self.status.clone();
+        self.reconcile();
+        self.status = status;
+    }
+}
+
+#[test]
+fn an_abort_that_makes_the_promotion_s_status_write_fail_never_sends_users_to_the_rejected_revision() {
+    // At the last interval the promotion is decided, but the abort annotation written
+    // meanwhile makes the status write conflict.
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    for _ in 0..5 {
+        sim.after(10);
+    }
+    assert_eq!((sim.status.phase, sim.status.canary_weight), (Phase::Progressing, Some(50)));
+    sim.now += 10;
+    sim.reconcile_losing_the_status();
+    assert_eq!(sim.last.as_ref().unwrap().status.phase, Phase::Promoting, "the promotion was decided");
+    assert_eq!(sim.observed.primary_revision.as_deref(), Some("rev1"), "and nothing was copied yet");
+    sim.manual.abort = true;
+    sim.after(0);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    assert_eq!(sim.status.canary_weight, Some(0), "all traffic on the primary");
+    assert_eq!(sim.observed.primary_revision.as_deref(), Some("rev1"), "which still runs the old revision");
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev1"));
+    sim.after(10);
+    assert_eq!(sim.observed.primary_revision.as_deref(), Some("rev1"));
+}
+
+#[test]
+fn removing_the_ab_match_mid_run_restarts_the_run_at_weight_0_as_a_weighted_canary() {
+    let ab = "analysisExtra: {iterations: 3, stepWeight: 10, maxWeight: 50, \
+              match: [{headers: {x-canary: {exact: insider}}}]}";
+    let mut sim = Sim::initialized(spec(ab));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(100), "all matching requests on the canary");
+    assert_eq!(sim.status.strategy, Some(fledge_crds::canary::Strategy::AbTesting));
+    // The match and the iterations are removed: a weighted canary now.
+    sim.spec = spec("");
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    assert_eq!(sim.status.canary_weight, Some(0), "never 100% of all users on the canary");
+    assert_eq!(
+        sim.events.last().unwrap(),
+        &(
+            "StrategyChanged",
+            "The analysis of podinfo.test changed from A/B testing to canary during the run; restarting the run \
+             at weight 0"
+                .to_owned()
+        )
+    );
+    sim.run_until(&[Phase::Promoting], 10);
+    assert_eq!(sim.weights, vec![0, 100, 0, 10, 20, 30, 40, 50], "then the weighted steps");
+}
+
+#[test]
+fn a_canary_unready_long_after_its_last_step_gets_its_whole_deadline() {
+    // A step every five minutes and a deadline of a minute.
+    let mut sim = Sim::initialized(spec("analysisExtra: {interval: 5m}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(300);
+    assert_eq!(sim.status.canary_weight, Some(10));
+    // Four minutes after the step a pod is evicted.
+    sim.after(240);
+    sim.observed.canary = unready("1 of 2 updated replicas are available");
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing, "the deadline counts from now, not from the step");
+    sim.after(50);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    sim.observed.canary = ready();
+    sim.after(2);
+    assert_eq!(sim.status.canary_unready_since, None);
+    // Unready again, for longer than the deadline: rolled back.
+    sim.observed.canary = unready("0 of 2 updated replicas are available");
+    sim.after(1);
+    sim.after(59);
+    assert_eq!(sim.status.phase, Phase::Progressing);
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Failed);
+    assert_eq!(sim.promoted().reason, "ProgressDeadlineExceeded");
+}
+
+#[test]
+fn a_step_weight_promotion_slower_than_the_deadline_is_not_taken_for_a_stuck_primary() {
+    // Five promotion steps of 30s: 150s, against a deadline of 60s.
+    let mut sim = Sim::initialized(spec("analysisExtra: {interval: 30s, stepWeightPromotion: 10}"));
+    sim.release("rev2");
+    sim.after(1);
+    for _ in 0..10 {
+        if sim.status.phase == Phase::Promoting {
+            break;
+        }
+        sim.after(30);
+    }
+    assert_eq!(sim.status.phase, Phase::Promoting);
+    sim.observed.primary = Some(ready());
+    sim.after(0);
+    sim.after(1);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"), "recorded once the primary runs it");
+    for _ in 0..3 {
+        sim.after(30);
+    }
+    assert_eq!(sim.status.canary_weight, Some(20));
+    // The primary's autoscaler adds pods as traffic comes back: briefly not ready, 90s after
+    // the promotion started.
+    sim.observed.primary = Some(unready("2 of 3 updated replicas are available"));
+    sim.after(5);
+    assert!(!sim.reasons().contains(&"PrimaryNotReady"), "{:?}", sim.events);
+    // And a new revision arrives meanwhile: the promotion of rev2 is not lost.
+    sim.release("rev3");
+    sim.after(5);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"));
+    sim.observed.primary = Some(ready());
+    sim.run_until(&[Phase::Succeeded, Phase::Progressing], 10);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"));
+}
+
+#[test]
+fn lowering_the_threshold_below_the_failed_checks_rolls_back_at_the_next_interval() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {threshold: 5}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = fail_at(Stage::Analysis);
+    for _ in 0..3 {
+        sim.after(10);
+    }
+    assert_eq!((sim.status.phase, sim.status.failed_checks), (Phase::Progressing, Some(3)));
+    sim.answer = pass();
+    sim.spec = spec("analysisExtra: {threshold: 2}");
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Failed, "{:?}", sim.events);
+    assert_eq!(
+        sim.promoted().message.as_deref(),
+        Some("Rolling back podinfo.test: failed checks threshold reached 3 (threshold is now 2)")
+    );
+}
+
+#[test]
+fn a_promote_annotation_with_a_new_revision_whose_gate_is_closed_promotes_it() {
+    let mut sim = Sim::initialized(hooks("{name: approve, type: confirm-rollout, url: 'http://gate/'}"));
+    sim.answer = fail_at(Stage::ConfirmRollout);
+    sim.release("rev2");
+    sim.manual.promote = true;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Promoting, "{:?}", sim.events);
+    assert_eq!(sim.status.last_applied_spec.as_deref(), Some("rev2"));
+    assert!(!sim.reasons().contains(&"AnnotationIgnored"), "{:?}", sim.events);
+    sim.observed.primary = Some(ready());
+    sim.run_until(&[Phase::Succeeded], 10);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"));
+}
+
+#[test]
+fn turning_mirror_off_mid_run_stops_the_copies() {
+    let mirrored = "analysisExtra: {iterations: 4, stepWeight: null, mirror: true}";
+    let mut sim = Sim::initialized(spec(mirrored));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert!(sim.last.as_ref().unwrap().mirror);
+    sim.spec = spec("analysisExtra: {iterations: 4, stepWeight: null}");
+    sim.after(10);
+    assert!(!sim.last.as_ref().unwrap().mirror, "no copies once mirror is off");
+    assert_eq!(sim.status.mirrored, None);
+    assert_eq!(sim.status.phase, Phase::Progressing, "the blue/green goes on");
+}
+
+#[test]
+fn a_primary_given_a_revision_by_something_else_is_reported_once() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.observed.primary_revision = Some("edited".into());
+    sim.after(1);
+    sim.after(1);
+    let said: Vec<_> = sim.events.iter().filter(|(r, _)| *r == "PrimaryRevisionChanged").collect();
+    assert_eq!(said.len(), 1, "{:?}", sim.events);
+    assert_eq!(
+        said[0].1,
+        "Primary podinfo-primary.test has revision edited, but the status records rev1 as promoted; Fledge did not \
+         give it that revision"
+    );
+    let condition = conditions::get(&sim.status, conditions::PRIMARY_REVISION).unwrap();
+    assert_eq!((condition.status, condition.reason.as_str()), (ConditionStatus::False, "Unexpected"));
+    sim.observed.primary_revision = Some("rev1".into());
+    sim.after(1);
+    assert!(conditions::get(&sim.status, conditions::PRIMARY_REVISION).is_none());
 }

@@ -14,7 +14,7 @@ pub use analysis::{
     ThresholdRange, WebhookType,
 };
 pub use service::{CanaryService, CustomMetadata, GatewayRef, TrafficDistribution, UnmanagedMetadata};
-pub use status::{CanaryCondition, CanaryStatus, CheckKind, CheckResult, ConditionStatus, Phase, Verdict};
+pub use status::{CanaryCondition, CanaryStatus, CheckKind, CheckResult, ConditionStatus, Phase, Strategy, Verdict};
 pub use windows::{RolloutWindow, WindowType};
 
 use kube::{CustomResource, KubeSchema};

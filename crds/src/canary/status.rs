@@ -142,6 +142,17 @@ pub struct CanaryStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis_start_time: Option<Time>,
 
+    /// Fledge: the kind of run under way (`canary`, `abTesting` or `blueGreen`), recorded at
+    /// its first step. A spec that changes the kind mid-run restarts the run from weight 0
+    /// rather than reading the weight of one kind as the other's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+
+    /// Fledge: since when the canary has been not ready during the run; its progress deadline
+    /// counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_unready_since: Option<Time>,
+
     /// Fledge: since when the checks have had too little data to judge (NoData). The weight
     /// holds and the checks' window reaches back to this time, so the evidence of the step
     /// accumulates; it is judged as soon as there is enough. Unset once an interval is judged.
@@ -158,6 +169,29 @@ pub struct CanaryStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
     pub checks: Option<Vec<CheckResult>>,
+}
+
+/// How a run moves traffic, as the spec says (Flagger's strategies on Istio).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Strategy {
+    /// Weighted steps (`stepWeight` or `stepWeights`), mirrored first with `mirror`.
+    Canary,
+    /// `iterations` on the requests that match `analysis.match`.
+    AbTesting,
+    /// `iterations` without a match, mirrored with `mirror`.
+    BlueGreen,
+}
+
+impl Strategy {
+    /// For people: `canary`, `A/B testing`, `blue/green`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Canary => "canary",
+            Self::AbTesting => "A/B testing",
+            Self::BlueGreen => "blue/green",
+        }
+    }
 }
 
 /// Status of a condition, as in Kubernetes.

@@ -23,6 +23,7 @@ pub struct Call {
 struct Shared {
     calls: Mutex<Vec<Call>>,
     answers: Mutex<HashMap<String, u16>>,
+    delays: Mutex<HashMap<String, std::time::Duration>>,
 }
 
 /// A started receiver on 127.0.0.1; it stops with the test's runtime.
@@ -48,6 +49,12 @@ impl Receiver {
         self.shared.answers.lock().unwrap().insert(path.to_owned(), status);
     }
 
+    /// Answer calls to `path` only after `delay` from now on (a slow load test or gate); the
+    /// call is recorded when it arrives.
+    pub fn delay(&self, path: &str, delay: std::time::Duration) {
+        self.shared.delays.lock().unwrap().insert(path.to_owned(), delay);
+    }
+
     /// Every call so far, in order.
     pub fn calls(&self) -> Vec<Call> {
         self.shared.calls.lock().unwrap().clone()
@@ -63,6 +70,10 @@ async fn record(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
     let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
     let path = uri.path().to_owned();
     let status = shared.answers.lock().unwrap().get(&path).copied().unwrap_or(200);
+    let delay = shared.delays.lock().unwrap().get(&path).copied();
     shared.calls.lock().unwrap().push(Call { path, headers, raw, body });
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }
