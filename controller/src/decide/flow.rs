@@ -590,14 +590,17 @@ impl<'i, 'a> Run<'i, 'a> {
             return;
         }
         self.refuse_all(Refusal::Busy);
+        // First: the routes of this decision are drawn from the spec as it is now, so a weight
+        // of the old kind must not be drawn as the new kind's, even while the canary is not
+        // ready.
+        if self.strategy_changed() {
+            return;
+        }
         if !o.canary.ready {
             self.canary_wait();
             return;
         }
         self.d.status.canary_unready_since = None;
-        if self.strategy_changed() {
-            return;
-        }
         // Flagger rolls back once the failed checks reach the threshold, also when it is the
         // threshold that was lowered.
         let failed = self.d.status.failed_checks.unwrap_or(0);

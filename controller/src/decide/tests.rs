@@ -1622,3 +1622,17 @@ fn a_primary_given_a_revision_by_something_else_is_reported_once() {
     sim.after(1);
     assert!(conditions::get(&sim.status, conditions::PRIMARY_REVISION).is_none());
 }
+
+#[test]
+fn a_strategy_change_while_the_canary_is_not_ready_moves_no_user_to_it() {
+    let ab = "analysisExtra: {iterations: 3, match: [{headers: {x-canary: {exact: insider}}}]}";
+    let mut sim = Sim::initialized(spec(ab));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert_eq!(sim.status.canary_weight, Some(100));
+    sim.spec = spec("");
+    sim.observed.canary = unready("1 of 2 updated replicas are available");
+    let d = sim.after(1).clone();
+    assert_eq!(d.canary_weight, 0, "a weighted route at 100 would send every user to the canary");
+}
