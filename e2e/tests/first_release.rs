@@ -397,7 +397,7 @@ async fn at_twenty_requests_a_second_good_releases_are_promoted_and_bad_ones_rol
     let world = World::start(&teams).await;
     let weights: Vec<Weights> = teams.iter().map(|t| world.record_weights(t.ns)).collect();
     for team in &teams {
-        world.release(team.ns, team.ns.starts_with("bad").then_some("0.1")).await;
+        world.release(team.ns, team.ns.contains("bad").then_some("0.1")).await;
     }
     for (team, weights) in teams.iter().zip(weights) {
         let ns = team.ns;
