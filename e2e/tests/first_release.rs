@@ -9,15 +9,13 @@
 
 mod common;
 
-use common::{client, eventually, install_crds, kubectl_ok, load_generator, sandbox};
+use common::{Weights, client, eventually, install_crds, kubectl_ok, load_generator, sandbox};
 use fledge_analysis::threshold::shown;
 use fledge_crds::canary::{Canary, CheckKind, Phase, Verdict};
-use fledge_crds::istio::VirtualService;
 use fledge_e2e::controller::ControllerProcess;
 use fledge_e2e::prometheus::Prometheus;
 use fledge_e2e::sandbox::Sandbox;
 use kube::Api;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Flagger's tutorial gates: the two built-in metrics, on a short interval.
@@ -194,25 +192,9 @@ impl World {
         }
     }
 
-    /// Records the canary weights the VirtualService of `ns` carries, in order, without repeats.
+    /// Records the canary weights the VirtualService of `ns` carries.
     fn record_weights(&self, ns: &str) -> Weights {
-        let seen = Arc::new(Mutex::new(Vec::<i32>::new()));
-        let api = Api::<VirtualService>::namespaced(self.client.clone(), ns);
-        let out = seen.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                if let Ok(Some(vs)) = api.get_opt("podinfo").await
-                    && let Some(w) = vs.spec.http.last().and_then(|h| h.route.get(1)).and_then(|r| r.weight)
-                {
-                    let mut seen = out.lock().unwrap();
-                    if seen.last() != Some(&w) {
-                        seen.push(w);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        });
-        Weights { seen, task }
+        common::record_weights(Api::namespaced(self.client.clone(), ns))
     }
 
     /// The events of `ns`: one `reason: message` line each.
@@ -231,18 +213,6 @@ impl World {
     async fn primary_image(&self, ns: &str) -> String {
         let path = "jsonpath={.spec.template.spec.containers[0].image}";
         kubectl_ok(&self.sandbox, &["-n", ns, "get", "deployment", "podinfo-primary", "-o", path], None).await
-    }
-}
-
-struct Weights {
-    seen: Arc<Mutex<Vec<i32>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Weights {
-    fn stop(self) -> Vec<i32> {
-        self.task.abort();
-        self.seen.lock().unwrap().clone()
     }
 }
 

@@ -9,7 +9,6 @@ use common::{events, image_of, load_generator, podinfo, release, started, wait_f
 use fledge_crds::canary::Phase;
 use fledge_crds::istio::VirtualService;
 use kube::Api;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Users through the apex Service, and a rollout hook's stand-in: a load tester calling the
@@ -18,26 +17,6 @@ fn traffic() -> String {
     let users = load_generator("users", "http://podinfo.test:9898/", 40);
     let tester = load_generator("loadtester", "http://podinfo-canary.test:9898/", 40);
     format!("{users}---{tester}")
-}
-
-/// The canary weights of the VirtualService, recorded in order without repeats until stopped.
-fn record_weights(api: Api<VirtualService>) -> (Arc<Mutex<Vec<i32>>>, tokio::task::JoinHandle<()>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let out = seen.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            if let Ok(Some(vs)) = api.get_opt("podinfo").await
-                && let Some(w) = vs.spec.http.last().and_then(|h| h.route.get(1)).and_then(|r| r.weight)
-            {
-                let mut seen = out.lock().unwrap();
-                if seen.last() != Some(&w) {
-                    seen.push(w);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    });
-    (seen, task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,15 +37,14 @@ spec:
 "#;
     let run = started(&format!("{}---{}---{canary}", podinfo(2), traffic()), &[]).await;
     let kube = common::client(&run.sandbox).await;
-    let (seen, task) = record_weights(Api::namespaced(kube, "test"));
+    let weights = common::record_weights(Api::namespaced(kube, "test"));
     release(&run.sandbox, "6.0.1").await;
     let status = wait_for(&run.canaries, "the iterations", |s| s.iterations == Some(2)).await;
     assert_eq!((status.phase, status.canary_weight), (Phase::Progressing, Some(0)), "users stay on the primary");
     let status = wait_for(&run.canaries, "promotion", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
-    task.abort();
     let events = events(&run.sandbox).await;
     assert_eq!(status.phase, Phase::Succeeded, "{events}");
-    assert_eq!(*seen.lock().unwrap(), vec![0, 100, 0], "all users switch at once, then back to the new primary");
+    assert_eq!(weights.stop(), vec![0, 100, 0], "all users switch at once, then back to the new primary");
     let order = [
         "New revision detected! Scaling up podinfo.test",
         "Starting canary analysis for podinfo.test: 3 iterations",
@@ -111,14 +89,13 @@ spec:
     let flags = ["--metrics-server", "http://127.0.0.1:9"];
     let run = started(&format!("{}---{}---{canary}", podinfo(2), traffic()), &flags).await;
     let kube = common::client(&run.sandbox).await;
-    let (seen, task) = record_weights(Api::namespaced(kube, "test"));
+    let weights = common::record_weights(Api::namespaced(kube, "test"));
     release(&run.sandbox, "6.0.1").await;
     let status = wait_for(&run.canaries, "promotion", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
-    task.abort();
     let events = events(&run.sandbox).await;
     assert_eq!(status.phase, Phase::Succeeded, "{events}");
     assert!(events.contains("Skipping the analysis of podinfo.test: spec.skipAnalysis"), "{events}");
-    assert_eq!(*seen.lock().unwrap(), vec![0], "no traffic ever moved to the canary");
+    assert_eq!(weights.stop(), vec![0], "no traffic ever moved to the canary");
     assert!(status.checks.unwrap_or_default().is_empty(), "no check or gate was asked");
     assert!(!events.contains("Halted") && !events.contains("Advance podinfo.test canary weight"), "{events}");
     assert_eq!(image_of(&run.sandbox, "podinfo-primary").await, "ghcr.io/stefanprodan/podinfo:6.0.1");
@@ -158,7 +135,7 @@ spec:
     let api: Api<VirtualService> = Api::namespaced(kube, "test");
     let delegate = api.get("podinfo").await.unwrap();
     assert!(delegate.spec.hosts.is_empty() && delegate.spec.gateways.is_empty(), "{:?}", delegate.spec);
-    let (seen, task) = record_weights(api);
+    let weights = common::record_weights(api);
     release(&run.sandbox, "6.0.1").await;
     // While the canary has its last weight, the users' requests reach it through the root and
     // its delegate (read before the canary is scaled down).
@@ -169,10 +146,9 @@ spec:
     let from_users = canary_log.iter().filter(|e| e["authority"] == "podinfo.test:9898").count();
     assert!(from_users > 20, "{from_users} user requests reached the canary in 2s at 50% of 60 a second");
     let status = wait_for(&run.canaries, "promotion", |s| matches!(s.phase, Phase::Succeeded | Phase::Failed)).await;
-    task.abort();
     let events = events(&run.sandbox).await;
     assert_eq!(status.phase, Phase::Succeeded, "{events}");
-    assert_eq!(*seen.lock().unwrap(), vec![0, 25, 50, 0]);
+    assert_eq!(weights.stop(), vec![0, 25, 50, 0]);
     let access_log = common::access_log_check(&status);
     assert_eq!(access_log.verdict, fledge_crds::canary::Verdict::Pass, "judged on them: {access_log:?}");
     assert_eq!(image_of(&run.sandbox, "podinfo-primary").await, "ghcr.io/stefanprodan/podinfo:6.0.1");

@@ -226,3 +226,38 @@ pub async fn release(sandbox: &Sandbox, tag: &str) {
     let image = format!("podinfod=ghcr.io/stefanprodan/podinfo:{tag}");
     kubectl_ok(sandbox, &["-n", "test", "set", "image", "deployment/podinfo", &image], None).await;
 }
+
+/// The canary weights VirtualService `podinfo` carries (its last HTTP route's second
+/// destination), recorded in order without repeats from now until [`Weights::stop`].
+pub fn record_weights(api: kube::Api<fledge_crds::istio::VirtualService>) -> Weights {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i32>::new()));
+    let out = seen.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            if let Ok(Some(vs)) = api.get_opt("podinfo").await
+                && let Some(w) = vs.spec.http.last().and_then(|h| h.route.get(1)).and_then(|r| r.weight)
+            {
+                let mut seen = out.lock().unwrap();
+                if seen.last() != Some(&w) {
+                    seen.push(w);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    });
+    Weights { seen, task }
+}
+
+/// A recording of weights (see [`record_weights`]).
+pub struct Weights {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<i32>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Weights {
+    /// Stops recording; the weights seen, in order.
+    pub fn stop(self) -> Vec<i32> {
+        self.task.abort();
+        self.seen.lock().unwrap().clone()
+    }
+}
