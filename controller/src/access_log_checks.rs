@@ -107,7 +107,11 @@ impl AccessLogChecks {
         let since = window_start(ctx, canary) - lag;
         let target = canary.spec.target_ref.name.clone();
         let primary = format!("{target}-primary");
-        let settings = judge::Settings::from_spec(spec);
+        let mut settings = judge::Settings::from_spec(spec);
+        // With every user on the canary the primary has nothing to compare with: waiting for
+        // its requests would hold the step until the deadline.
+        let uncompared = settings.compare && primary_idle(canary);
+        settings.compare &= !uncompared;
         let canary_read = self.read(canary, spec, &target, since, until).await?;
         // Without the comparison the primary's lines are not needed.
         let primary_read = match settings.compare {
@@ -115,7 +119,10 @@ impl AccessLogChecks {
             false => Read::default(),
         };
         let judgement = judge::judge(&sample(&canary_read.tally), &sample(&primary_read.tally), &settings);
-        let message = message(&judgement, &canary_read, &primary_read, since, until);
+        let mut message = message(&judgement, &canary_read, &primary_read, since, until);
+        if uncompared {
+            message.push_str("; not compared with the primary, which has no users' traffic at weight 100");
+        }
         Ok((Verdict::from(judgement.outcome), judgement.value, message))
     }
 
@@ -192,6 +199,16 @@ fn window_start(ctx: &CheckContext<'_>, canary: &Canary) -> Timestamp {
     let earliest = ctx.now - SignedDuration::try_from(longest).unwrap_or(SignedDuration::ZERO);
     let default = ctx.now - SignedDuration::try_from(interval).unwrap_or(SignedDuration::ZERO);
     ctx.since.filter(|s| *s < ctx.now).unwrap_or(default).max(earliest)
+}
+
+/// Whether every user's request goes to the canary, so the primary serves none: a weighted
+/// canary at 100, or a blue/green's interval at full traffic. An A/B test's weight of 100 is
+/// only the matching requests; the primary has the rest.
+fn primary_idle(canary: &Canary) -> bool {
+    let analysis = &canary.spec.analysis;
+    let ab_test = analysis.iterations() > 0 && analysis.r#match.as_ref().is_some_and(|m| !m.is_empty());
+    let weight = canary.status.as_ref().and_then(|s| s.canary_weight).unwrap_or(0);
+    weight >= 100 && !ab_test
 }
 
 fn window_seconds(since: Timestamp, until: Timestamp) -> String {
@@ -289,6 +306,23 @@ mod tests {
         assert_eq!(at(None), "2026-12-02T03:59:30Z", "one interval without a previous step");
         assert_eq!(at(Some("2026-12-02T01:00:00Z")), "2026-12-02T03:49:30Z", "at most 600s and an interval");
         assert_eq!(at(Some("2026-12-02T04:00:05Z")), "2026-12-02T03:59:30Z", "a step in the future is ignored");
+    }
+
+    #[test]
+    fn the_primary_is_idle_only_when_every_user_is_on_the_canary() {
+        let mut weighted = canary("30s");
+        let at = |canary: &mut Canary, weight: i32| {
+            canary.status =
+                Some(fledge_crds::canary::CanaryStatus { canary_weight: Some(weight), ..Default::default() });
+            primary_idle(canary)
+        };
+        assert!(!at(&mut weighted, 50));
+        assert!(at(&mut weighted, 100), "a weighted canary at 100, or a blue/green at full traffic");
+        let mut ab = canary("30s");
+        ab.spec.analysis.iterations = Some(5);
+        ab.spec.analysis.r#match =
+            Some(vec![serde_json::from_value(serde_json::json!({"headers": {"x": {"exact": "y"}}})).unwrap()]);
+        assert!(!at(&mut ab, 100), "an A/B test's 100 is only the matching requests");
     }
 
     #[test]

@@ -33,7 +33,7 @@ spec:
     interval: 3s
     threshold: 2
     iterations: 3
-    accessLog: {comparison: {enabled: false}, maxErrorRate: 5, minRequests: 20}
+    accessLog: {maxErrorRate: 5, minRequests: 20}
 "#;
     let run = started(&format!("{}---{}---{canary}", podinfo(2), traffic()), &[]).await;
     let kube = common::client(&run.sandbox).await;
@@ -59,6 +59,12 @@ spec:
         from += at + line.len();
     }
     assert!(!events.contains("Halted") && !events.contains("NoData"), "{events}");
+    // The interval at full traffic was judged on the users' requests, without a primary to
+    // compare with.
+    let last = common::access_log_check(&status);
+    assert_eq!(last.verdict, fledge_crds::canary::Verdict::Pass, "{last:?}");
+    let message = last.message.unwrap_or_default();
+    assert!(message.ends_with("not compared with the primary, which has no users' traffic at weight 100"), "{message}");
     assert_eq!(image_of(&run.sandbox, "podinfo-primary").await, "ghcr.io/stefanprodan/podinfo:6.0.1");
 }
 
