@@ -127,7 +127,10 @@ fn range(interval: &str, ctx: &CheckContext<'_>) -> String {
     let Some(since) = ctx.accumulating_since else { return interval.to_owned() };
     let Ok(own) = parse_go_duration(interval) else { return interval.to_owned() };
     let waited = ctx.now.as_second().saturating_sub(since.as_second());
-    let waited = u64::try_from(waited).unwrap_or(0);
+    // No further back than the access logs reach: the progress deadline and an interval.
+    let spec = &ctx.canary.spec;
+    let longest = (crate::decide::deadline(spec) + crate::decide::parse_interval(spec)).as_secs();
+    let waited = u64::try_from(waited).unwrap_or(0).min(longest);
     if waited > own.as_secs() { format!("{waited}s") } else { interval.to_owned() }
 }
 
@@ -176,5 +179,6 @@ mod tests {
         assert_eq!(range("15s", &ctx(Some("2026-12-02T03:59:25Z"))), "35s");
         assert_eq!(range("1m", &ctx(Some("2026-12-02T03:59:25Z"))), "1m", "never shorter than its own");
         assert_eq!(range("oops", &ctx(Some("2026-12-02T03:59:25Z"))), "oops", "left to the template's error");
+        assert_eq!(range("1m", &ctx(Some("2026-12-02T01:00:00Z"))), "610s", "at most the deadline and an interval");
     }
 }

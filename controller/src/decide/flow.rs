@@ -27,6 +27,9 @@ pub(super) fn decide(input: &Input<'_>) -> Decision {
     if input.spec.suspend == Some(true) {
         run.suspended();
     } else {
+        if conditions::get(&run.d.status, SUSPENDED).is_some() {
+            run.resumed();
+        }
         conditions::clear(&mut run.d.status, SUSPENDED);
         match input.status.phase {
             Phase::Unset | Phase::Initializing => run.initializing(),
@@ -283,6 +286,14 @@ impl<'i, 'a> Run<'i, 'a> {
         conditions::set(&mut self.d.status, SUSPENDED, ConditionStatus::True, "Suspended", &message, self.i.now);
         // Annotations other than abort wait for the resume.
         self.pending = manual::Pending::default();
+    }
+
+    /// Back from `suspend`: a step waiting for data starts its wait again, so the time
+    /// suspended does not count against the canary.
+    fn resumed(&mut self) {
+        if self.d.status.no_data_since.is_some() {
+            self.d.status.no_data_since = Some(stamp(self.i.now));
+        }
     }
 
     fn initializing(&mut self) {
@@ -600,7 +611,10 @@ impl<'i, 'a> Run<'i, 'a> {
             self.canary_wait();
             return;
         }
-        self.d.status.canary_unready_since = None;
+        if self.d.status.canary_unready_since.take().is_some() && self.d.status.no_data_since.is_some() {
+            // Ready again during a wait for data: the time it could not serve does not count.
+            self.d.status.no_data_since = Some(stamp(self.i.now));
+        }
         // Flagger rolls back once the failed checks reach the threshold, also when it is the
         // threshold that was lowered.
         let failed = self.d.status.failed_checks.unwrap_or(0);
@@ -616,6 +630,10 @@ impl<'i, 'a> Run<'i, 'a> {
         if self.d.status.mirrored == Some(true) && !self.mirroring() {
             // `mirror` was turned off mid-run: the copies stop now.
             self.d.status.mirrored = None;
+            if self.d.canary_weight == 0 && self.d.status.iterations.unwrap_or(0) == 0 {
+                // Nothing reaches the canary any more: its first step is still to be taken.
+                self.d.status.analysis_start_time = None;
+            }
             let id = self.id();
             self.event(
                 EventType::Normal,
@@ -758,6 +776,7 @@ impl<'i, 'a> Run<'i, 'a> {
     fn no_data(&mut self, results: &[CheckResult]) {
         // This interval's window started where the evidence started to be short, or at the
         // last step.
+        let waiting = self.d.status.no_data_since.is_some();
         let since = self.d.status.no_data_since.as_ref().or(self.d.status.last_step_time.as_ref()).map(|t| t.0);
         let since = since.filter(|t| *t <= self.i.now).unwrap_or(self.i.now);
         self.d.status.no_data_since = Some(stamp(since));
@@ -768,8 +787,8 @@ impl<'i, 'a> Run<'i, 'a> {
         let at = self.at_step();
         if waited >= limit {
             let message = format!(
-                "Rolling back {id}: too little traffic reached the canary {at} to judge it for {}s, its progress \
-                 deadline ({why})",
+                "Rolling back {id}: too little data to judge the canary {at} for {}s, its progress deadline \
+                 ({why})",
                 self.i.spec.progress_deadline_seconds()
             );
             self.rollback("NoData", message);
@@ -777,24 +796,28 @@ impl<'i, 'a> Run<'i, 'a> {
         }
         self.stepped();
         self.requeue(remaining(since, limit, self.i.now));
-        self.event(
-            EventType::Warning,
-            "NoData",
-            format!(
-                "Waiting for data for {id} {at} ({}s of {}s): {why}",
-                waited.as_secs(),
-                self.i.spec.progress_deadline_seconds()
-            ),
+        let message = format!(
+            "Waiting for data for {id} {at} ({}s of {}s): {why}",
+            waited.as_secs(),
+            self.i.spec.progress_deadline_seconds()
         );
+        // Said when the wait starts (events whose text changes every interval are never
+        // merged); the `Promoted` condition carries how long it has waited meanwhile.
+        if !waiting {
+            self.event(EventType::Warning, "NoData", message.clone());
+        }
+        self.message = Some(message);
     }
 
     /// Where the run is, for messages: `at weight 10`, `at iteration 2/5`.
     fn at_step(&self) -> String {
         let iterations = self.i.spec.analysis.iterations();
-        if iterations > 0 {
-            format!("at iteration {}/{iterations}", self.d.status.iterations.unwrap_or(0) + 1)
-        } else {
-            format!("at weight {}", self.d.canary_weight)
+        let done = self.d.status.iterations.unwrap_or(0);
+        match (iterations, self.d.canary_weight) {
+            (0, weight) => format!("at weight {weight}"),
+            (n, _) if done < n => format!("at iteration {}/{n}", done + 1),
+            (_, 100) if !self.ab_test() => "at full traffic".to_owned(),
+            _ => "after its last iteration".to_owned(),
         }
     }
 
@@ -963,6 +986,7 @@ impl<'i, 'a> Run<'i, 'a> {
         // more copies: they would go to a canary about to be scaled down.
         self.d.status.mirrored = None;
         self.d.status.no_data_since = None;
+        self.d.status.canary_unready_since = None;
         self.event(EventType::Normal, "Promoting", format!("Copying {id} template spec to {primary}"));
         self.d.status.last_step_time = Some(stamp(self.i.now));
         self.requeue(Duration::ZERO);
@@ -1005,6 +1029,10 @@ impl<'i, 'a> Run<'i, 'a> {
                     o.revision
                 );
                 self.message = None;
+                if copied {
+                    // Fledge gave the primary this revision; it is what the primary has.
+                    self.d.status.last_promoted_spec = Some(applied.clone());
+                }
                 self.restart(message);
             }
             return;

@@ -1315,17 +1315,15 @@ fn too_little_data_holds_the_weight_and_the_evidence_accumulates_until_it_is_jud
         assert_eq!(sim.status.phase, Phase::Progressing);
         assert_eq!(sim.status.failed_checks, Some(0), "too little data is never a failed check");
         assert_eq!(sim.status.no_data_since, step, "the window reaches back to the start of the step");
-        assert_eq!(
-            sim.events.last().unwrap(),
-            &(
-                "NoData",
-                format!(
-                    "Waiting for data for podinfo.test at weight 10 ({waited}s of 60s): metric \
-                     request-success-rate: no data: the query returned no series"
-                )
-            )
+        let message = format!(
+            "Waiting for data for podinfo.test at weight 10 ({waited}s of 60s): metric request-success-rate: no \
+             data: the query returned no series"
         );
+        assert_eq!(sim.promoted().message.as_deref(), Some(message.as_str()), "the condition says how long");
     }
+    let said: Vec<_> = sim.events.iter().filter(|(r, _)| *r == "NoData").collect();
+    assert_eq!(said.len(), 1, "the event is said when the wait starts: {:?}", sim.events);
+    assert!(said[0].1.starts_with("Waiting for data for podinfo.test at weight 10 (10s of 60s): "));
     // Enough data at last: the step is judged and the run goes on.
     sim.answer = pass();
     sim.after(10);
@@ -1347,8 +1345,8 @@ fn a_canary_without_traffic_for_its_whole_progress_deadline_is_rolled_back_and_t
     assert_eq!(
         sim.promoted().message.as_deref(),
         Some(
-            "Rolling back podinfo.test: too little traffic reached the canary at weight 10 to judge it for 60s, \
-             its progress deadline (metric request-success-rate: no data: the query returned no series)"
+            "Rolling back podinfo.test: too little data to judge the canary at weight 10 for 60s, its progress \
+             deadline (metric request-success-rate: no data: the query returned no series)"
         )
     );
     assert_eq!(sim.status.canary_weight, Some(0));
@@ -1635,4 +1633,77 @@ fn a_strategy_change_while_the_canary_is_not_ready_moves_no_user_to_it() {
     sim.observed.canary = unready("1 of 2 updated replicas are available");
     let d = sim.after(1).clone();
     assert_eq!(d.canary_weight, 0, "a weighted route at 100 would send every user to the canary");
+}
+
+#[test]
+fn time_suspended_or_unready_does_not_count_against_a_step_waiting_for_data() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    sim.answer = no_data("request-success-rate");
+    sim.after(10);
+    sim.after(10);
+    // Suspended for an hour, then resumed: the wait starts again.
+    sim.spec.suspend = Some(true);
+    sim.after(3600);
+    sim.spec.suspend = None;
+    sim.after(1);
+    assert_eq!(sim.status.phase, Phase::Progressing, "{:?}", sim.events);
+    assert_eq!(sim.status.no_data_since, Some(Time(at(sim.now))));
+    // Unready for 45s of the 60s deadline, then ready: the wait starts again too.
+    sim.observed.canary = unready("1 of 2 updated replicas are available");
+    sim.after(45);
+    sim.observed.canary = ready();
+    sim.after(10);
+    assert_eq!(sim.status.phase, Phase::Progressing, "{:?}", sim.events);
+    sim.run_until(&[Phase::Failed], 10);
+    assert_eq!(sim.promoted().reason, "NoData");
+}
+
+#[test]
+fn mirror_turned_off_during_a_weighted_canary_s_mirrored_step_takes_the_first_weight() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {mirror: true}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.after(10);
+    assert!(sim.last.as_ref().unwrap().mirror);
+    sim.spec = spec("");
+    sim.after(10);
+    // No traffic reached the canary any more: its first step is taken, unjudged, at once.
+    assert_eq!(sim.asked, vec![Stage::ConfirmTrafficIncrease], "{:?}", sim.events);
+    assert_eq!(sim.status.canary_weight, Some(10), "{:?}", sim.events);
+    assert!(!sim.last.as_ref().unwrap().mirror);
+}
+
+#[test]
+fn no_data_at_a_blue_green_s_full_traffic_says_so() {
+    let mut sim = Sim::initialized(spec("analysisExtra: {iterations: 2, stepWeight: null}"));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Progressing], 1);
+    for _ in 0..3 {
+        sim.after(10);
+    }
+    assert_eq!((sim.status.canary_weight, sim.status.iterations), (Some(100), Some(2)));
+    sim.answer = no_data("request-success-rate");
+    sim.after(10);
+    let message = sim.promoted().message.clone().unwrap();
+    assert!(message.starts_with("Waiting for data for podinfo.test at full traffic (10s of 60s)"), "{message}");
+}
+
+#[test]
+fn a_fix_released_while_the_primary_is_stuck_is_not_reported_as_a_foreign_primary_revision() {
+    let mut sim = Sim::initialized(spec(""));
+    sim.release("rev2");
+    sim.after(1);
+    sim.run_until(&[Phase::Promoting], 10);
+    sim.observed.primary = Some(unready("0 of 2 updated replicas are available"));
+    sim.after(0);
+    sim.after(61);
+    sim.release("rev3");
+    sim.after(2);
+    assert_eq!(sim.status.phase, Phase::Progressing, "{:?}", sim.events);
+    assert_eq!(sim.status.last_promoted_spec.as_deref(), Some("rev2"), "the primary has what Fledge gave it");
+    assert!(!sim.reasons().contains(&"PrimaryRevisionChanged"), "{:?}", sim.events);
 }
