@@ -361,8 +361,13 @@ async fn abort_promote_and_retry_by_annotation() {
     w.phase_is(Phase::Failed, 2).await;
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(w.weights().await, Some((100, 0)));
-    let canary = w.canary().await;
-    assert!(!canary.metadata.annotations.unwrap_or_default().contains_key("fledge.dev/abort"), "removed once acted on");
+    // The annotation is removed just after the status is written.
+    let canary = eventually(Duration::from_secs(5), "the abort annotation removed once acted on", || async {
+        let canary = w.canary().await;
+        let annotations = canary.metadata.annotations.clone().unwrap_or_default();
+        (!annotations.contains_key("fledge.dev/abort")).then_some(canary)
+    })
+    .await;
     let conditions = canary.status.unwrap().conditions.unwrap();
     let promoted = conditions.iter().find(|c| c.r#type == "Promoted").unwrap();
     assert_eq!(promoted.reason, "Aborted");
