@@ -1,28 +1,19 @@
-//! The Fledge controller as a library: the rollout state machine, the objects it writes, and
-//! the process that runs it. The `fledge` binary is a thin command line over this.
+//! The Fledge controller as a library: the I/O around the pure rollout state machine
+//! ([`fledge_core`]). The folders follow the path of a reconcile:
+//!
+//! - [`cluster`]: the Kubernetes side: observe the Canary's world, reconcile, act on the
+//!   objects Fledge owns (Services, routes, the primary), take over and revert.
+//! - [`checks`]: what a decision asks to run: metrics, access logs, webhooks and gates, and the
+//!   pod logs and credentials they read.
+//! - [`delivery`]: what leaves the controller for people: events, event webhooks,
+//!   notifications, and the queues that send them.
+//! - [`process`]: the `fledge controller` process: the kube-runtime controller, leader
+//!   election, the HTTP endpoints and the process's metrics.
+//!
+//! The `fledge` binary is a thin command line over this.
 
-pub mod access_log_checks;
-pub mod act;
 pub mod checks;
-pub mod credentials;
-pub mod decide;
+pub mod cluster;
+pub mod delivery;
 pub mod error;
-pub mod event_hooks;
-pub mod events;
-pub mod leader;
-pub mod metric_checks;
-pub mod notifications;
-pub mod objects;
-pub mod observe;
-pub mod pod_logs;
-pub mod queue;
-pub mod reconcile;
-pub mod revert;
-pub mod revision;
-pub mod rules;
-pub mod run;
-pub mod server;
-pub mod takeover;
-pub mod telemetry;
-pub mod webhook_checks;
-pub mod workload;
+pub mod process;

@@ -3,9 +3,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fledge_controller::checks::Severity;
-use fledge_controller::notifications::{self, DefaultProvider};
-use fledge_controller::rules::{LabelPrefixes, Rules, SelectorLabels};
+use fledge_controller::cluster::rules::{LabelPrefixes, Rules, SelectorLabels};
+use fledge_controller::delivery::notifications::{self, DefaultProvider, Severity};
 use fledge_webhooks::Destination;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -184,7 +183,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     });
-    let settings = fledge_controller::run::Settings {
+    let settings = fledge_controller::process::controller::Settings {
         kubeconfig: args.kubeconfig,
         namespace: args.namespace,
         metrics_server: args.metrics_server,
@@ -208,7 +207,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         cluster_name: args.cluster_name.filter(|c| !c.trim().is_empty()),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(fledge_controller::run::run(settings, shutdown_signal()))?;
+    runtime.block_on(fledge_controller::process::controller::control(settings, shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{client, eventually, kubectl_ok, sandbox};
-use fledge_controller::leader::{self, LeaderHandle, Leadership, LeaseConfig};
+use fledge_controller::process::leader::{self, LeaderHandle, Leadership, LeaseConfig};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::jiff::SignedDuration;
 use kube::Api;
