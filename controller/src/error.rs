@@ -1,12 +1,29 @@
-//! Errors of a reconcile, one variant per step, each with a short category for metric labels
-//! and event reasons.
+//! Errors of a reconcile, one variant per kind a caller acts on, each with a short category
+//! for metric labels. Their messages name the object and the field.
+
+use crate::cluster::objects::ObjectError;
 
 /// Why a reconcile did not finish.
 #[derive(thiserror::Error, Debug)]
 pub enum Error {
-    /// The spec (or the target it names) is wrong: reported to the user, not retried quickly.
+    /// The target Deployment is missing or cannot be used (no selector label Fledge can
+    /// rewrite): traffic cannot go to it. Reported to the user, not retried quickly.
     #[error("{0}")]
-    Spec(String),
+    TargetUnavailable(String),
+    /// An object Fledge must write belongs to someone else and cannot be taken over (a
+    /// VirtualService another controller owns). Reported, not retried quickly.
+    #[error("{0}")]
+    Foreign(String),
+    /// Fields of the spec are wrong (`spec.service.port: ...`). Reported, not retried quickly.
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// An object could not be built from the spec.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// Fledge built or read something it cannot use: a bug, or an object edited by hand into
+    /// a shape Fledge never writes. Retried.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading from the API server failed.
     #[error("reading {what}: {source}")]
     Observe {
@@ -41,10 +58,19 @@ impl Error {
         Self::Act { what: what.into(), source }
     }
 
+    /// Whether the user must change something (the spec, the target, another controller's
+    /// object) before a retry can succeed: such errors wait for a change, not a timer.
+    pub fn needs_user(&self) -> bool {
+        matches!(self, Self::TargetUnavailable(_) | Self::Foreign(_) | Self::InvalidSpec(_) | Self::Object(_))
+    }
+
     /// A short static name for metric labels.
     pub fn category(&self) -> &'static str {
         match self {
-            Self::Spec(_) => "spec",
+            Self::TargetUnavailable(_) => "target",
+            Self::Foreign(_) => "foreign",
+            Self::InvalidSpec(_) | Self::Object(_) => "spec",
+            Self::Internal(_) => "internal",
             Self::Observe { .. } => "observe",
             Self::Act { .. } => "act",
             Self::Status(_) => "status",

@@ -108,15 +108,14 @@ pub async fn ensure_routing(
     rules: &Rules,
 ) -> Result<Takeover, Error> {
     let canary_weight = routing.canary_weight;
-    let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
     let names = Names::of(canary);
     let unmanaged = Unmanaged::of(canary);
-    for service in objects::services(canary, &world.selector, &world.target).map_err(spec_error)? {
+    for service in objects::services(canary, &world.selector, &world.target)? {
         if route_apex || service.metadata.name.as_deref() != Some(names.apex.as_str()) {
             apply::<Service>(client, service, &unmanaged, always).await?;
         }
     }
-    for rule in objects::destination_rules(canary).map_err(spec_error)? {
+    for rule in objects::destination_rules(canary)? {
         apply::<DestinationRule>(client, rule, &unmanaged, always).await?;
     }
     let mut found = Takeover::default();
@@ -126,9 +125,9 @@ pub async fn ensure_routing(
         let live: Option<VirtualService> = read(client, &canary.namespace().unwrap_or_default(), &names.apex).await?;
         found = takeover::inspect(canary, live.as_ref(), canary_weight);
         if let Some(why) = &found.blocked {
-            return Err(Error::Spec(why.clone()));
+            return Err(Error::Foreign(why.clone()));
         }
-        let mut vs = objects::virtual_service_routed(canary, routing).map_err(spec_error)?;
+        let mut vs = objects::virtual_service_routed(canary, routing)?;
         if let Some(original) = &found.original {
             vs.annotations_mut().insert(takeover::ANNOTATION_ORIGINAL.to_owned(), original.clone());
         }
@@ -161,8 +160,7 @@ pub async fn promote_primary(client: &Client, canary: &Canary, world: &World, ru
             .await?;
     }
     let replicas = primary_replicas(world);
-    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas, rules)
-        .map_err(|e| Error::Spec(e.to_string()))?;
+    let mut primary = objects::primary_deployment(canary, &world.target, &world.tracked, replicas, rules)?;
     primary.annotations_mut().insert(ANNOTATION_REVISION.to_owned(), world.observed.revision.clone());
     // In the pod template too: a revision that changed only a ConfigMap or Secret leaves the
     // template as it was (it names `<config>-primary` either way), and without this the

@@ -42,19 +42,20 @@ pub struct World {
 
 /// Read the world of a Canary as the controller's `rules` say (the selector labels, whether
 /// configs are tracked). A missing target or an unusable one is a spec problem
-/// ([`Error::Spec`]); an API failure is transient.
+/// ([`Error::TargetUnavailable`]); an API failure is transient.
 pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<World, Error> {
     let namespace = canary.metadata.namespace.as_deref().unwrap_or_default();
     let names = Names::of(canary);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let target = deployments.get_opt(&names.target).await.map_err(|e| Error::observe("the target Deployment", e))?;
     let Some(target) = target else {
-        return Err(Error::Spec(format!(
+        return Err(Error::TargetUnavailable(format!(
             "spec.targetRef: Deployment {namespace}/{} does not exist; create it or fix the name",
             names.target
         )));
     };
-    let selector = objects::selector_label(&target, &rules.selector_labels).map_err(|e| Error::Spec(e.to_string()))?;
+    let selector = objects::selector_label(&target, &rules.selector_labels)
+        .map_err(|e| Error::TargetUnavailable(e.to_string()))?;
     let template = target.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
 
     // Without config tracking nothing is read, hashed or copied: the primary uses the target's

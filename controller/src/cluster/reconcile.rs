@@ -85,7 +85,7 @@ pub async fn reconcile(canary: Arc<Canary>, ctx: Arc<Context>) -> Result<Action,
 pub fn error_policy(canary: Arc<Canary>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(canary = %canary.name_any(), error = %error, category = error.category(), "reconcile failed");
     match error {
-        Error::Spec(_) => Action::requeue(SPEC_RETRY),
+        e if e.needs_user() => Action::requeue(SPEC_RETRY),
         _ => Action::requeue(Duration::from_secs(5)),
     }
 }
@@ -128,7 +128,7 @@ async fn reconcile_latest(cached: &Canary, ctx: &Context) -> Result<Action, Erro
 
     let world = match observe::observe(&ctx.client, canary, &ctx.rules).await {
         Ok(world) => world,
-        Err(Error::Spec(message)) => {
+        Err(Error::TargetUnavailable(message)) => {
             if status.phase.is_active() {
                 status = target_gone(canary, ctx, status, &message).await?;
                 let ended = Canary { status: Some(status.clone()), ..canary.clone() };
@@ -189,9 +189,9 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
         let found = match act::ensure_routing(client, canary, world, &routing, d.route_apex, &ctx.rules).await {
             Ok(found) => found,
             // Someone else's VirtualService that cannot be taken: said, and nothing moves.
-            Err(Error::Spec(why)) => {
+            Err(Error::Foreign(why)) => {
                 publish(ctx, canary, EventType::Warning, "RoutingBlocked", &why).await;
-                return Err(Error::Spec(why));
+                return Err(Error::Foreign(why));
             }
             Err(e) => return Err(e),
         };
@@ -262,7 +262,7 @@ async fn spec_problem(
         publish(ctx, canary, EventType::Warning, "InvalidSpec", &message).await;
     }
     act::write_status(&ctx.client, canary, &status).await?;
-    Err(Error::Spec(message))
+    Err(Error::InvalidSpec(message))
 }
 
 /// The target vanished (or became unusable) while traffic was on it: send everything to the
@@ -273,7 +273,7 @@ async fn target_gone(
     mut status: CanaryStatus,
     why: &str,
 ) -> Result<CanaryStatus, Error> {
-    let vs = crate::cluster::objects::virtual_service(canary, 0).map_err(|e| Error::Spec(e.to_string()))?;
+    let vs = crate::cluster::objects::virtual_service(canary, 0)?;
     let unmanaged = crate::cluster::objects::Unmanaged::of(canary);
     act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, &unmanaged, |_| true).await?;
     let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());

@@ -49,7 +49,7 @@ async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String
         ]),
         None => json!([{"op": "add", "path": "/metadata/finalizers", "value": finalizers}]),
     };
-    let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|e| Error::Spec(e.to_string()))?;
+    let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|e| Error::Internal(e.to_string()))?;
     api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
         .map_err(|e| Error::act("the Canary's finalizers", e))
@@ -78,7 +78,7 @@ pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
     let world = match observe::observe(client, canary, &ctx.rules).await {
         Ok(world) => world,
         // Nothing to give the traffic back to: let the Canary go.
-        Err(Error::Spec(message)) => {
+        Err(Error::TargetUnavailable(message)) => {
             publish(ctx, canary, EventType::Warning, "RevertSkipped", &message).await;
             return release(client, canary).await;
         }
@@ -117,8 +117,7 @@ pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
 async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World) -> Result<(), Error> {
     let names = Names::of(canary);
     let unmanaged = objects::Unmanaged::of(canary);
-    let spec_error = |e: objects::ObjectError| Error::Spec(e.to_string());
-    let services = objects::services(canary, &world.selector, &world.target).map_err(spec_error)?;
+    let services = objects::services(canary, &world.selector, &world.target)?;
     if let Some(mut apex) = services.into_iter().find(|s| s.metadata.name.as_deref() == Some(names.apex.as_str())) {
         apex.metadata.owner_references = None;
         if let Some(spec) = apex.spec.as_mut() {
@@ -132,7 +131,7 @@ async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World
     {
         return Ok(());
     }
-    let mut vs = objects::virtual_service(canary, 0).map_err(spec_error)?;
+    let mut vs = objects::virtual_service(canary, 0)?;
     for route in &mut vs.spec.http {
         route.route.retain(|d| d.destination.host == names.primary_service);
         for d in &mut route.route {

@@ -125,7 +125,7 @@ fn owned_by_ref(canary: &Canary, uid: &str) -> bool {
 pub async fn restore(client: &Client, live: &VirtualService, unmanaged: &Unmanaged) -> Result<bool, Error> {
     let Some(original) = live.annotations().get(ANNOTATION_ORIGINAL) else { return Ok(false) };
     let original: Value = serde_json::from_str(original)
-        .map_err(|e| Error::Spec(format!("the annotation {ANNOTATION_ORIGINAL} is not JSON: {e}")))?;
+        .map_err(|e| Error::Internal(format!("the annotation {ANNOTATION_ORIGINAL} is not JSON: {e}")))?;
     let namespace = live.namespace().unwrap_or_default();
     let name = live.name_any();
     let map = |key: &str| -> Option<BTreeMap<String, String>> {
@@ -142,7 +142,7 @@ pub async fn restore(client: &Client, live: &VirtualService, unmanaged: &Unmanag
             ..ObjectMeta::default()
         },
         spec: serde_json::from_value(original.get("spec").cloned().unwrap_or(Value::Null)).map_err(|e| {
-            Error::Spec(format!("the annotation {ANNOTATION_ORIGINAL} has no VirtualService spec: {e}"))
+            Error::Internal(format!("the annotation {ANNOTATION_ORIGINAL} has no VirtualService spec: {e}"))
         })?,
     };
     unmanaged.strip(&mut restored.metadata);
