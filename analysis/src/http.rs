@@ -1,8 +1,52 @@
 //! What the Prometheus and Loki clients share: an HTTP client for one endpoint under a base
-//! address, with a timeout on every request, and the credentials and headers sent with each.
+//! address, with a timeout on every request, the credentials and headers sent with each, and
+//! the error that says which query went to which address. Credentials are never shown.
 
-use crate::prometheus::Auth;
+use fledge_crds::address::redacted;
 use std::time::Duration;
+
+/// Credentials from a Secret (`token`, or `username` and `password`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// HTTP basic auth.
+    Basic {
+        /// The user.
+        username: String,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself, not even in a Debug print.
+        match self {
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+        }
+    }
+}
+
+/// Why a query gave no answer: which query, which server, and what went wrong or came back.
+#[derive(thiserror::Error, Debug)]
+#[error("query {query:?} to {address}: {why}")]
+pub struct QueryError {
+    /// The query as sent; empty when the client could not be made.
+    pub query: String,
+    /// The server's address, its credentials redacted.
+    pub address: String,
+    /// What went wrong or came back.
+    pub why: String,
+}
+
+impl QueryError {
+    /// The error of `query` to `address` (redacted here).
+    pub(crate) fn new(query: &str, address: &str, why: String) -> Self {
+        Self { query: query.to_owned(), address: redacted(address), why }
+    }
+}
 
 /// A client for `path` under `address` (an http or https URL; a path prefix such as
 /// `/prometheus` stays). Errors are sentences without the address (the caller says it).

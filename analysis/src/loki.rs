@@ -18,12 +18,11 @@
 
 use crate::http;
 use crate::template::is_kubernetes_name;
-use fledge_crds::address::redacted;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub use crate::prometheus::Auth;
+pub use crate::http::{Auth, QueryError};
 
 /// The stream selector for one version when the spec gives none: the `istio-proxy` container
 /// of the workload's pods (`<deployment>-<pod-template-hash>-<suffix>`).
@@ -138,18 +137,6 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// Why the lines could not be read.
-#[derive(thiserror::Error, Debug)]
-#[error("query {query:?} to {address}: {why}")]
-pub struct QueryError {
-    /// The query as sent.
-    pub query: String,
-    /// The Loki address.
-    pub address: String,
-    /// What went wrong or came back.
-    pub why: String,
-}
-
 /// What a read delivered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Report {
@@ -176,7 +163,7 @@ impl Loki {
             settings.timeout,
             settings.insecure_skip_verify,
         )
-        .map_err(|why| QueryError { query: String::new(), address: redacted(&settings.address), why })?;
+        .map_err(|why| QueryError::new("", &settings.address, why))?;
         Ok(Self { http, settings, endpoint })
     }
 
@@ -189,7 +176,7 @@ impl Loki {
         until: SystemTime,
         sink: &mut (dyn FnMut(&[u8]) + Send),
     ) -> Result<Report, QueryError> {
-        let fail = |why: String| QueryError { query: query.to_owned(), address: redacted(&self.settings.address), why };
+        let fail = |why: String| QueryError::new(query, &self.settings.address, why);
         // Loki's range is [start, end); ours is (since, until].
         let mut cursor =
             Cursor::new(nanos(since).saturating_add(1), nanos(until).saturating_add(1), self.settings.page_limit);

@@ -3,33 +3,9 @@
 //! query, which address and what came back. Does I/O. Credentials are never logged or shown.
 
 use crate::http;
+pub use crate::http::{Auth, QueryError};
 use crate::promql::{self, Answer};
-use fledge_crds::address::redacted;
 use std::time::Duration;
-
-/// Credentials from a MetricTemplate's Secret (`token`, or `username` and `password`).
-#[derive(Clone, PartialEq, Eq)]
-pub enum Auth {
-    /// `Authorization: Bearer <token>`.
-    Bearer(String),
-    /// HTTP basic auth.
-    Basic {
-        /// The user.
-        username: String,
-        /// The password.
-        password: String,
-    },
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never the secret itself, not even in a Debug print.
-        match self {
-            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-            Self::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
-        }
-    }
-}
 
 /// How to reach a Prometheus.
 #[derive(Clone, Debug)]
@@ -59,18 +35,6 @@ impl Settings {
     }
 }
 
-/// Why a query gave no answer.
-#[derive(thiserror::Error, Debug)]
-#[error("query {query:?} to {address}: {why}")]
-pub struct QueryError {
-    /// The query as sent.
-    pub query: String,
-    /// The Prometheus address.
-    pub address: String,
-    /// What went wrong or came back.
-    pub why: String,
-}
-
 /// A Prometheus to query.
 #[derive(Clone, Debug)]
 pub struct Prometheus {
@@ -84,13 +48,13 @@ impl Prometheus {
     pub fn new(settings: Settings) -> Result<Self, QueryError> {
         let (http, endpoint) =
             http::client(&settings.address, "/api/v1/query", settings.timeout, settings.insecure_skip_verify)
-                .map_err(|why| QueryError { query: String::new(), address: redacted(&settings.address), why })?;
+                .map_err(|why| QueryError::new("", &settings.address, why))?;
         Ok(Self { http, settings, endpoint })
     }
 
     /// Run an instant query.
     pub async fn query(&self, query: &str) -> Result<Answer, QueryError> {
-        let fail = |why: String| QueryError { query: query.to_owned(), address: redacted(&self.settings.address), why };
+        let fail = |why: String| QueryError::new(query, &self.settings.address, why);
         let request = self.http.post(self.endpoint.clone()).form(&[("query", query)]);
         let request = http::authorize(request, &self.settings.headers, self.settings.auth.as_ref());
         let response = request.send().await.map_err(|e| fail(http::no_answer(&e, self.settings.timeout)))?;
