@@ -17,7 +17,7 @@
 //! forever). Only the lines at that one timestamp are remembered between pages.
 
 use crate::http;
-use crate::template::is_kubernetes_name;
+use crate::template::{fill, is_kubernetes_name};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -61,21 +61,12 @@ pub fn render_selector(template: &str, namespace: &str, workload: &str) -> Resul
             return Err(SelectorError::Invalid(field, value.to_owned()));
         }
     }
-    let mut out = String::with_capacity(template.len() + namespace.len() + workload.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or(SelectorError::Unclosed(template.len() - rest.len() + start))?;
-        let key = after[..end].trim();
-        out.push_str(match key.strip_prefix('.').unwrap_or(key) {
-            "namespace" => namespace,
-            "workload" => workload,
-            _ => return Err(SelectorError::Unknown(key.to_owned())),
-        });
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
+    let value = |key: &str| match key.strip_prefix('.').unwrap_or(key) {
+        "namespace" => Ok(namespace),
+        "workload" => Ok(workload),
+        _ => Err(SelectorError::Unknown(key.to_owned())),
+    };
+    let out = fill(template, value, SelectorError::Unclosed)?;
     if !out.trim_start().starts_with('{') {
         return Err(SelectorError::NotASelector(out));
     }

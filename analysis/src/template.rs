@@ -116,15 +116,24 @@ impl Vars {
 /// The query with every placeholder replaced. Go template's leading dot (`{{ .name }}`) is
 /// accepted too, as some Flagger templates write it.
 pub fn render(query: &str, vars: &Vars) -> Result<String, RenderError> {
-    let mut out = String::with_capacity(query.len());
-    let mut rest = query;
+    fill(query, |key| vars.lookup(key.strip_prefix('.').unwrap_or(key)), RenderError::Unclosed)
+}
+
+/// `text` with each `{{ key }}` replaced by `value(key)` (the key trimmed), or the first error:
+/// `value`'s, or `unclosed(byte)` for a `{{` at that byte without its `}}`. Metric queries and
+/// Loki selectors are filled in this one way.
+pub(crate) fn fill<'v, E>(
+    text: &str,
+    mut value: impl FnMut(&str) -> Result<&'v str, E>,
+    unclosed: impl FnOnce(usize) -> E,
+) -> Result<String, E> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or(RenderError::Unclosed(query.len() - rest.len() + start))?;
-        let key = after[..end].trim();
-        let key = key.strip_prefix('.').unwrap_or(key);
-        out.push_str(vars.lookup(key)?);
+        let Some(end) = after.find("}}") else { return Err(unclosed(text.len() - rest.len() + start)) };
+        out.push_str(value(after[..end].trim())?);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
