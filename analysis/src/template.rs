@@ -3,6 +3,7 @@
 //! put into the query are checked to be Kubernetes names and the interval a Prometheus
 //! duration, so a spec cannot put query text into a query through them. Pure.
 
+use fledge_crds::schedule::parse_prom_duration;
 use std::collections::BTreeMap;
 
 /// What a placeholder can stand for.
@@ -45,27 +46,6 @@ pub(crate) fn is_kubernetes_name(text: &str) -> bool {
         })
 }
 
-/// Whether `text` is a Prometheus duration such as `1m` or `1h30m`.
-fn is_prom_duration(text: &str) -> bool {
-    let mut rest = text;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let unit = ["ms", "s", "m", "h", "d", "w", "y"].into_iter().find(|u| rest.starts_with(u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
 impl Vars {
     /// Values for a canary's query, each checked.
     pub fn new(
@@ -81,7 +61,7 @@ impl Vars {
                 return Err(RenderError::Invalid(field, value.to_owned(), "Kubernetes name"));
             }
         }
-        if !is_prom_duration(interval) {
+        if parse_prom_duration(interval).is_err() {
             return Err(RenderError::Invalid("interval", interval.to_owned(), "Prometheus duration"));
         }
         Ok(Self {
@@ -176,5 +156,7 @@ mod tests {
         assert_eq!(e.to_string(), "namespace: \"test\\\"} or vector(1) #\" is not a valid Kubernetes name");
         assert!(Vars::new("podinfo", "test", "podinfo", "podinfo", "1m]) or vector(1", BTreeMap::new()).is_err());
         assert!(Vars::new("podinfo", "test", "podinfo", "podinfo", "1h30m", BTreeMap::new()).is_ok());
+        // The durations the validator accepts for `interval`, no others.
+        assert!(Vars::new("podinfo", "test", "podinfo", "podinfo", "30m1h", BTreeMap::new()).is_err());
     }
 }
