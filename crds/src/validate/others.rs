@@ -8,7 +8,8 @@ use crate::metric_template::{MetricProviderType, MetricTemplateSpec};
 pub const QUERY_PLACEHOLDERS: &[&str] = &["name", "namespace", "target", "service", "interval"];
 
 /// The placeholders of a query (`{{ namespace }}` gives `namespace`), in order of appearance,
-/// or the text of an unclosed one.
+/// or the text of an unclosed one. Go template's leading dot (`{{ .namespace }}`) is dropped,
+/// as the controller's rendering accepts it.
 fn placeholders(query: &str) -> Result<Vec<&str>, String> {
     let mut found = Vec::new();
     let mut rest = query;
@@ -17,7 +18,8 @@ fn placeholders(query: &str) -> Result<Vec<&str>, String> {
         let Some(end) = after.find("}}") else {
             return Err(format!("a placeholder opened with {{{{ is never closed: {:?}", &rest[start..]));
         };
-        found.push(after[..end].trim());
+        let key = after[..end].trim();
+        found.push(key.strip_prefix('.').unwrap_or(key));
         rest = &after[end + 2..];
     }
     Ok(found)
@@ -103,5 +105,9 @@ mod tests {
             ]
         );
         assert_eq!(check_query("x{{ target"), ["a placeholder opened with {{ is never closed: \"{{ target\""]);
+        // Go template's leading dot, which the rendering accepts too.
+        let dotted = "x{ns=\"{{ .namespace }}\",r=\"{{ .variables.reporter }}\"}";
+        assert!(check_query(dotted).is_empty());
+        assert_eq!(template_variables(dotted), ["reporter"]);
     }
 }
