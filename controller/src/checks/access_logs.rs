@@ -4,7 +4,7 @@
 //! lifecycle through [`Checks`]. Does I/O (Deployments, pod logs, Loki, a Secret).
 
 use crate::checks::{CheckContext, Checks};
-use crate::checks::{credentials, pod_logs};
+use crate::checks::{credentials, lookup, pod_logs};
 use fledge_analysis::access_log::{Aggregator, Format, Tally};
 use fledge_analysis::judge::{self, Judgement, Outcome, Sample};
 use fledge_analysis::loki::{self, Loki};
@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use std::time::Duration;
 
 /// The name of the check in the status, events and metrics.
@@ -149,11 +149,8 @@ impl AccessLogChecks {
         let mut sink = |line: &[u8]| aggregator.line(line);
         let problems = match spec.source.unwrap_or_default() {
             AccessLogSource::Kubernetes => {
-                let deployment = Api::<Deployment>::namespaced(self.client.clone(), &namespace)
-                    .get_opt(workload)
-                    .await
-                    .map_err(|e| format!("reading Deployment {namespace}/{workload}: {e}"))?
-                    .ok_or_else(|| format!("Deployment {namespace}/{workload} does not exist"))?;
+                let deployment: Deployment =
+                    lookup::named(&self.client, &namespace, workload).await.map_err(|e| e.to_string())?;
                 let container = spec.container.as_deref().unwrap_or(DEFAULT_CONTAINER);
                 let mut source = pod_logs::Source::of_deployment(&deployment, container)?;
                 source.timeout = self.timeout;
@@ -171,7 +168,9 @@ impl AccessLogChecks {
                     return Err("spec.analysis.accessLog.loki is required with source loki".to_owned());
                 };
                 let auth = match &loki_spec.secret_ref {
-                    Some(secret) => credentials::auth(&self.client, &namespace, &secret.name).await?,
+                    Some(secret) => Some(
+                        credentials::auth(&self.client, &namespace, &secret.name).await.map_err(|e| e.to_string())?,
+                    ),
                     None => None,
                 };
                 let mut settings = loki::Settings::from_spec(loki_spec, auth);

@@ -3,8 +3,8 @@
 //! thresholds. Plugs into the lifecycle through [`Checks`]. Does I/O (the MetricTemplate, its
 //! Secret, Prometheus).
 
-use crate::checks::credentials;
 use crate::checks::{CheckContext, Checks};
+use crate::checks::{credentials, lookup};
 use fledge_analysis::prometheus::{Prometheus, Settings};
 use fledge_analysis::promql::Answer;
 use fledge_analysis::template::{Vars, render};
@@ -17,7 +17,7 @@ use fledge_crds::metric_template::MetricProviderType;
 use fledge_crds::schedule::parse_go_duration;
 use futures::future::BoxFuture;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use std::time::Duration;
 
 /// Runs `analysis.metrics` at the Analysis stage.
@@ -75,12 +75,9 @@ impl MetricChecks {
         let query = match (&metric.template_ref, &metric.query) {
             (Some(reference), _) => {
                 let template_namespace = reference.namespace_or(&namespace).to_owned();
-                let api: Api<MetricTemplate> = Api::namespaced(self.client.clone(), &template_namespace);
-                let template = api
-                    .get_opt(&reference.name)
+                let template: MetricTemplate = lookup::named(&self.client, &template_namespace, &reference.name)
                     .await
-                    .map_err(|e| format!("reading MetricTemplate {template_namespace}/{}: {e}", reference.name))?
-                    .ok_or_else(|| format!("MetricTemplate {template_namespace}/{} does not exist", reference.name))?;
+                    .map_err(|e| e.to_string())?;
                 let provider = &template.spec.provider;
                 if provider.r#type != MetricProviderType::Prometheus {
                     return Err(format!(
@@ -99,7 +96,8 @@ impl MetricChecks {
                     .flat_map(|(name, values)| values.iter().map(move |v| (name.clone(), v.clone())))
                     .collect();
                 if let Some(secret) = &provider.secret_ref {
-                    settings.auth = credentials::auth(&self.client, &template_namespace, &secret.name).await?;
+                    let auth = credentials::auth(&self.client, &template_namespace, &secret.name).await;
+                    settings.auth = Some(auth.map_err(|e| e.to_string())?);
                 }
                 template.spec.query
             }

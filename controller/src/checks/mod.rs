@@ -1,10 +1,11 @@
 //! The checks a decision asks for: the seam ([`Checks`]) through which the lifecycle runs a
 //! stage, and its implementations: metrics from Prometheus, access logs (read from pods or
-//! Loki), webhooks and gates, with the credentials they read. The lifecycle decides *when* a
-//! stage runs; these decide *what* runs. Does I/O (the implementations).
+//! Loki), webhooks and gates, with the objects and credentials they read. The lifecycle
+//! decides *when* a stage runs; these decide *what* runs. Does I/O (the implementations).
 
 pub mod access_logs;
 pub mod credentials;
+pub mod lookup;
 pub mod metrics;
 pub mod pod_logs;
 pub mod webhooks;

@@ -4,7 +4,7 @@
 //! that did not pass, which the lifecycle reads as a closed gate or a failed check depending on
 //! the stage. Does I/O (the hooks, their signing Secret).
 
-use crate::checks::credentials;
+use crate::checks::credentials::{self, SecretError};
 use crate::checks::{CheckContext, Checks};
 use fledge_core::Stage;
 use fledge_crds::canary::{CanaryWebhook, CheckKind, CheckResult, Verdict, WebhookType};
@@ -63,7 +63,7 @@ impl WebhookChecks {
                 let outcome = self.hooks.call(hook, &payload, key.as_deref()).await;
                 (if outcome.passed { Verdict::Pass } else { Verdict::Fail }, outcome.message)
             }
-            Err(why) => (Verdict::Error, why),
+            Err(why) => (Verdict::Error, why.to_string()),
         };
         CheckResult {
             name: hook.name.clone(),
@@ -76,7 +76,7 @@ impl WebhookChecks {
     }
 
     /// The key of the hook's Secret, when it names one.
-    async fn signing_key(&self, hook: &CanaryWebhook, ctx: &CheckContext<'_>) -> Result<Option<Vec<u8>>, String> {
+    async fn signing_key(&self, hook: &CanaryWebhook, ctx: &CheckContext<'_>) -> Result<Option<Vec<u8>>, SecretError> {
         let Some(secret) = &hook.secret_ref else { return Ok(None) };
         let namespace = ctx.canary.namespace().unwrap_or_default();
         credentials::value(&self.client, &namespace, &secret.name, SIGNING_KEY).await.map(Some)

@@ -8,7 +8,8 @@
 //! token and proxy are read from its Secret when the message is sent, so a rotated Secret
 //! takes effect at once; none of them is ever logged (addresses are shown redacted).
 
-use crate::checks::credentials;
+use crate::checks::credentials::{self, SecretError};
+use crate::checks::lookup::{self, LookupError};
 use crate::delivery::Notifier;
 use crate::delivery::queue::Queue;
 use fledge_core::{Notice, NoticeKind};
@@ -18,7 +19,7 @@ pub use fledge_webhooks::Severity;
 use fledge_webhooks::notify::{provider_name, redacted_address};
 use fledge_webhooks::{Destination, Message, Notifiers};
 use futures::future::BoxFuture;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use std::time::SystemTime;
 use tokio::task::JoinHandle;
 
@@ -159,23 +160,38 @@ async fn send(notifiers: &Notifiers, alert: &str, destination: &Destination, mes
     }
 }
 
+/// Why an AlertProvider gave no destination; its message names the object that is wrong.
+#[derive(thiserror::Error, Debug)]
+pub enum DestinationError {
+    /// The AlertProvider could not be read, or does not exist.
+    #[error(transparent)]
+    Provider(#[from] LookupError),
+    /// Its Secret could not be read, or does not exist.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// Neither the spec nor the Secret gives an address.
+    #[error("AlertProvider {namespace}/{name} has no address: set spec.address or the key address of its Secret")]
+    NoAddress {
+        /// The AlertProvider's namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+}
+
 /// Where an AlertProvider sends: its spec, with its Secret's `address`, `token`, `proxy`
-/// taking precedence. Errors are sentences naming the object that is wrong.
-pub async fn destination(client: &Client, namespace: &str, name: &str) -> Result<Destination, String> {
-    let provider = Api::<AlertProvider>::namespaced(client.clone(), namespace)
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("reading AlertProvider {namespace}/{name}: {e}"))?
-        .ok_or_else(|| format!("AlertProvider {namespace}/{name} does not exist"))?;
+/// taking precedence.
+pub async fn destination(client: &Client, namespace: &str, name: &str) -> Result<Destination, DestinationError> {
+    let provider: AlertProvider = lookup::named(client, namespace, name).await?;
     let spec = provider.spec;
     let mut secret = match &spec.secret_ref {
         Some(secret) => credentials::texts(client, namespace, &secret.name).await?,
         None => Default::default(),
     };
     let mut take = |key: &str| secret.remove(key).filter(|v| !v.is_empty());
-    let address = take("address").or(spec.address).ok_or_else(|| {
-        format!("AlertProvider {namespace}/{name} has no address: set spec.address or the key address of its Secret")
-    })?;
+    let address = take("address")
+        .or(spec.address)
+        .ok_or_else(|| DestinationError::NoAddress { namespace: namespace.to_owned(), name: name.to_owned() })?;
     Ok(Destination {
         kind: spec.r#type,
         address,
