@@ -159,11 +159,11 @@ impl Notifiers {
         };
         let http = match dest.proxy.as_deref().filter(|p| !p.is_empty()) {
             None => self.direct.clone(),
-            Some(proxy) => self.proxied(proxy).map_err(|why| SendError::InvalidProxy {
+            Some(proxy) => self.proxied(proxy).map_err(|error| SendError::InvalidProxy {
                 provider,
                 address: address.clone(),
                 proxy: redacted(proxy),
-                why,
+                why: cause(error),
             })?,
         };
         let json = body(dest.kind, dest.channel.as_deref(), dest.username.as_deref(), message);
@@ -200,14 +200,12 @@ impl Notifiers {
     }
 
     /// The client for `proxy`, built on first use.
-    fn proxied(&self, proxy: &str) -> Result<reqwest::Client, String> {
+    fn proxied(&self, proxy: &str) -> Result<reqwest::Client, reqwest::Error> {
         let mut cache = self.proxied.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = cache.get(proxy) {
             return Ok(client.clone());
         }
-        let client = reqwest::Proxy::all(proxy)
-            .and_then(|proxy| reqwest::Client::builder().proxy(proxy).build())
-            .map_err(cause)?;
+        let client = reqwest::Proxy::all(proxy).and_then(|proxy| reqwest::Client::builder().proxy(proxy).build())?;
         cache.insert(proxy.to_owned(), client.clone());
         Ok(client)
     }
