@@ -275,18 +275,17 @@ impl Checks for AccessLogChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::objects::fixtures::mk_canary;
 
     fn canary(interval: &str) -> Canary {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"interval": interval, "accessLog": {}},
-            },
-        }))
-        .unwrap()
+        mk_canary(&format!(
+            "
+spec:
+  targetRef: {{apiVersion: apps/v1, kind: Deployment, name: podinfo}}
+  service: {{port: 9898}}
+  analysis: {{interval: {interval}, accessLog: {{}}}}
+"
+        ))
     }
 
     #[test]

@@ -154,19 +154,18 @@ impl Checks for MetricChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::objects::fixtures::mk_canary;
 
     #[test]
     fn the_range_reaches_back_to_where_the_evidence_started_to_accumulate() {
-        let canary: Canary = serde_json::from_value(serde_json::json!({
-            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"interval": "10s"},
-            },
-        }))
-        .unwrap();
+        let canary = mk_canary(
+            "
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis: {interval: 10s}
+",
+        );
         let now: k8s_openapi::jiff::Timestamp = "2026-12-02T04:00:00Z".parse().unwrap();
         let ctx = |since: Option<&str>| CheckContext {
             canary: &canary,

@@ -212,6 +212,7 @@ pub fn parse_type(text: &str) -> Result<AlertProviderType, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::objects::fixtures::mk_canary;
 
     #[test]
     fn severities_filter_as_in_flagger() {
@@ -235,17 +236,15 @@ mod tests {
     fn a_rollback_notice_is_the_golden_message_for_every_service() {
         use fledge_core::NoticeKind;
         use std::time::{Duration, UNIX_EPOCH};
-        let canary: Canary = serde_json::from_value(serde_json::json!({
-            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"interval": "1m", "stepWeight": 10},
-            },
-            "status": {"phase": "Failed"},
-        }))
-        .unwrap();
+        let canary = mk_canary(
+            "
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis: {interval: 1m, stepWeight: 10}
+status: {phase: Failed}
+",
+        );
         let fact = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         let notice = Notice {
             kind: NoticeKind::Failed,
@@ -281,16 +280,14 @@ mod tests {
     #[test]
     fn the_cluster_name_is_the_first_fact() {
         use fledge_core::NoticeKind;
-        let canary: Canary = serde_json::from_value(serde_json::json!({
-            "apiVersion": "fledge.dev/v1beta1", "kind": "Canary",
-            "metadata": {"name": "podinfo", "namespace": "test"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-                "service": {"port": 9898},
-                "analysis": {"stepWeight": 10},
-            },
-        }))
-        .unwrap();
+        let canary = mk_canary(
+            "
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service: {port: 9898}
+  analysis: {stepWeight: 10}
+",
+        );
         let notice = Notice {
             kind: NoticeKind::Failed,
             message: "Rolling back podinfo.test".to_owned(),
