@@ -20,10 +20,10 @@ mod windows;
 mod tests;
 
 pub use notice::{Notice, NoticeKind};
-pub use results::{all_pass, describe, describe_failures, first_failure};
 pub use stage::Stage;
-pub use time::{deadline, parse_interval, progress_since};
-pub use windows::{InvalidWindow, WindowState, state as window_state};
+pub use time::{deadline, parse_interval};
+
+use results::{all_pass, describe, describe_failures, first_failure};
 
 use fledge_crds::canary::{CanarySpec, CanaryStatus, CheckResult};
 use k8s_openapi::jiff::Timestamp;

@@ -5,7 +5,7 @@ use super::Draft;
 use crate::conditions::{self, PROMOTED};
 use crate::windows::state as window_state;
 use crate::{EventType, NoticeKind, Stage, all_pass, describe, first_failure};
-use fledge_crds::canary::{ConditionStatus, Phase};
+use fledge_crds::canary::{CheckResult, ConditionStatus, Phase};
 use std::time::Duration;
 
 impl Draft<'_, '_> {
@@ -14,56 +14,77 @@ impl Draft<'_, '_> {
         if self.window_holds() {
             return;
         }
-        let analysis = &self.i.spec.analysis;
-        let id = self.id();
-        let iterations = analysis.iterations();
-        let at_end = if iterations > 0 {
-            // Never past the spec's count: intervals held at the end (a closed promotion gate,
-            // a blue/green's interval at full traffic) are not iterations.
-            let done = (self.d.status.iterations.unwrap_or(0) + 1).min(iterations);
-            self.d.status.iterations = Some(done);
-            done >= iterations
+        if self.last_step_passed() {
+            self.analysis_done();
+        } else if self.i.spec.analysis.iterations() > 0 {
+            self.next_iteration();
         } else {
-            self.d.canary_weight >= analysis.max_weight()
-        };
-        if !at_end && iterations > 0 {
-            let done = self.d.status.iterations.unwrap_or(0);
-            self.event(EventType::Normal, "Advanced", format!("Advance {id} canary iteration {done}/{iterations}"));
-            self.stepped();
+            self.increase_weight();
+        }
+    }
+
+    /// Counts the step that passed; whether it was the last one (every iteration done, or
+    /// the maximum weight reached).
+    fn last_step_passed(&mut self) -> bool {
+        let analysis = &self.i.spec.analysis;
+        let iterations = analysis.iterations();
+        if iterations == 0 {
+            return self.d.canary_weight >= analysis.max_weight();
+        }
+        // Never past the spec's count: intervals held at the end (a closed promotion gate, a
+        // blue/green's interval at full traffic) are not iterations.
+        let done = (self.d.status.iterations.unwrap_or(0) + 1).min(iterations);
+        self.d.status.iterations = Some(done);
+        done >= iterations
+    }
+
+    fn next_iteration(&mut self) {
+        let id = self.id();
+        let iterations = self.i.spec.analysis.iterations();
+        let done = self.d.status.iterations.unwrap_or(0);
+        self.event(EventType::Normal, "Advanced", format!("Advance {id} canary iteration {done}/{iterations}"));
+        self.stepped();
+    }
+
+    /// The next weight, once the confirm-traffic-increase gates let it.
+    fn increase_weight(&mut self) {
+        let Some(gate) = self.results(Stage::ConfirmTrafficIncrease) else { return };
+        // A weighted canary's mirrored step is over once it may take real requests.
+        if all_pass(gate) {
+            self.d.status.mirrored = None;
+        }
+        self.record(gate);
+        self.stepped();
+        if !all_pass(gate) {
+            self.traffic_increase_held(gate);
             return;
         }
-        if !at_end {
-            let Some(gate) = self.results(Stage::ConfirmTrafficIncrease) else { return };
-            // A weighted canary's mirrored step is over once it may take real requests.
-            if all_pass(gate) {
-                self.d.status.mirrored = None;
+        let id = self.id();
+        let next = next_weight(self.i.spec, self.d.canary_weight);
+        self.set_weight(next);
+        self.event(EventType::Normal, "Advanced", format!("Advance {id} canary weight {next}"));
+    }
+
+    /// A closed confirm-traffic-increase gate holds the weight, said once a hold: the
+    /// `Promoted` condition carries the message meanwhile.
+    fn traffic_increase_held(&mut self, gate: &[CheckResult]) {
+        let id = self.id();
+        let why = first_failure(gate).map(describe).unwrap_or_default();
+        let message = format!("Traffic increase of {id} held: {why}");
+        let said = conditions::get(&self.d.status, PROMOTED).and_then(|c| c.message.as_deref()) == Some(&message);
+        if !said {
+            self.event(EventType::Normal, "WaitingTrafficIncrease", message.clone());
+            if !self.muted(gate) {
+                self.notice(NoticeKind::Waiting, format!("Traffic increase of {id} is waiting for approval: {why}"));
             }
-            self.record(gate);
-            self.stepped();
-            if !all_pass(gate) {
-                let why = first_failure(gate).map(describe).unwrap_or_default();
-                let message = format!("Traffic increase of {id} held: {why}");
-                // Said once a hold: the `Promoted` condition carries the message meanwhile.
-                let said =
-                    conditions::get(&self.d.status, PROMOTED).and_then(|c| c.message.as_deref()) == Some(&message);
-                if !said {
-                    self.event(EventType::Normal, "WaitingTrafficIncrease", message.clone());
-                    if !self.muted(gate) {
-                        self.notice(
-                            NoticeKind::Waiting,
-                            format!("Traffic increase of {id} is waiting for approval: {why}"),
-                        );
-                    }
-                }
-                self.message = Some(message);
-                return;
-            }
-            let next = next_weight(self.i.spec, self.d.canary_weight);
-            self.set_weight(next);
-            self.event(EventType::Normal, "Advanced", format!("Advance {id} canary weight {next}"));
-            return;
         }
-        let blue_green = iterations > 0 && !self.ab_test();
+        self.message = Some(message);
+    }
+
+    /// Every step passed: promotion, through the confirm-promotion gates. A blue/green first
+    /// moves every user to the canary for one more interval.
+    fn analysis_done(&mut self) {
+        let blue_green = self.i.spec.analysis.iterations() > 0 && !self.ab_test();
         if blue_green && self.d.canary_weight == 100 {
             // A blue/green's interval at full traffic passed: the primary takes the version
             // every user now runs.
@@ -72,30 +93,40 @@ impl Draft<'_, '_> {
         }
         let Some(gate) = self.results(Stage::ConfirmPromotion) else { return };
         self.record(gate);
-        if all_pass(gate) {
-            if blue_green {
-                // Blue/green: every user moves to the checked version at once, and it is
-                // judged one more interval on their traffic (as in Flagger) before the primary
-                // takes it; a failure then rolls every user back to the primary.
-                self.d.status.mirrored = None;
-                self.set_weight(100);
-                self.event(EventType::Normal, "Advanced", format!("Routing all traffic of {id} to the canary"));
-                self.set_phase(Phase::Progressing);
-                self.stepped();
-                return;
-            }
-            self.start_promotion();
+        if !all_pass(gate) {
+            self.promotion_held(gate);
+        } else if blue_green {
+            self.all_traffic_to_the_canary();
         } else {
-            self.stepped();
-            if self.phase() != Phase::WaitingPromotion {
-                let why = first_failure(gate).map(describe).unwrap_or_default();
-                self.event(EventType::Normal, "WaitingPromotion", format!("Waiting for the promotion of {id}: {why}"));
-                if !self.muted(gate) {
-                    self.notice(NoticeKind::Waiting, format!("Promotion of {id} is waiting for approval: {why}"));
-                }
-            }
-            self.set_phase(Phase::WaitingPromotion);
+            self.start_promotion();
         }
+    }
+
+    /// Blue/green: every user moves to the checked version at once, and it is judged one more
+    /// interval on their traffic (as in Flagger) before the primary takes it; a failure then
+    /// rolls every user back to the primary.
+    fn all_traffic_to_the_canary(&mut self) {
+        let id = self.id();
+        self.d.status.mirrored = None;
+        self.set_weight(100);
+        self.event(EventType::Normal, "Advanced", format!("Routing all traffic of {id} to the canary"));
+        self.set_phase(Phase::Progressing);
+        self.stepped();
+    }
+
+    /// A closed confirm-promotion gate: WaitingPromotion, said when it starts to wait; the
+    /// checks go on every interval.
+    fn promotion_held(&mut self, gate: &[CheckResult]) {
+        self.stepped();
+        if self.phase() != Phase::WaitingPromotion {
+            let id = self.id();
+            let why = first_failure(gate).map(describe).unwrap_or_default();
+            self.event(EventType::Normal, "WaitingPromotion", format!("Waiting for the promotion of {id}: {why}"));
+            if !self.muted(gate) {
+                self.notice(NoticeKind::Waiting, format!("Promotion of {id} is waiting for approval: {why}"));
+            }
+        }
+        self.set_phase(Phase::WaitingPromotion);
     }
 
     /// Whether the rollout windows let the rollout advance now (no windows: always).

@@ -43,7 +43,7 @@ impl Draft<'_, '_> {
         // From the last progress: the phase change, or a step-weight promotion's last step, so
         // a promotion slower than the deadline is not taken for a stuck one.
         let since = progress_since(&self.d.status).unwrap_or(self.i.now);
-        let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
+        let primary = self.primary_id();
         if deadline_exceeded || elapsed(since, self.i.now) >= deadline(self.i.spec) {
             let message = format!(
                 "Primary {primary} is not ready after {}s ({why}); traffic stays where it is until it is.",

@@ -7,9 +7,11 @@ mod advance;
 mod affinity;
 mod analysing;
 mod annotations;
+mod first_step;
 mod hooks;
 mod idle;
 mod initializing;
+mod no_data;
 mod notices;
 mod promoting;
 mod rollback;
@@ -26,6 +28,7 @@ use super::time::{parse_interval, remaining, stamp};
 use super::{Decision, Event, EventType, Input, TargetScale};
 use crate::{Notice, NoticeKind, Stage};
 use fledge_crds::canary::{CheckResult, ConditionStatus, Phase};
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 /// How often to look while waiting on pods (readiness has no watch of its own here).
@@ -37,6 +40,19 @@ const DRAIN: Duration = Duration::from_secs(10);
 /// target, its configs, the Canary, the objects Fledge owns) arrives as a watch event, so
 /// this is only a safety net.
 const IDLE_RESYNC: Duration = Duration::from_secs(300);
+
+/// Where the steps of a phase stand: go on to the next step, or stop (the decision is made,
+/// or waits for the results of a check stage).
+type Step = ControlFlow<()>;
+/// Go on to the next step.
+const NEXT: Step = ControlFlow::Continue(());
+/// The decision is made (or waits for checks): no further step.
+const DONE: Step = ControlFlow::Break(());
+
+/// A step that stops the decision when `done`.
+fn stop_if(done: bool) -> Step {
+    if done { DONE } else { NEXT }
+}
 
 pub(super) fn decide(input: &Input<'_>) -> Decision {
     let mut draft = Draft::new(input);
@@ -100,6 +116,11 @@ impl<'i, 'a> Draft<'i, 'a> {
 
     fn id(&self) -> String {
         format!("{}.{}", self.i.name, self.i.namespace)
+    }
+
+    /// The primary Deployment, as people read it: `podinfo-primary.test`.
+    fn primary_id(&self) -> String {
+        format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace)
     }
 
     fn phase(&self) -> Phase {
@@ -239,7 +260,7 @@ impl Draft<'_, '_> {
             conditions::clear(&mut self.d.status, conditions::PRIMARY_REVISION);
             return;
         }
-        let primary = format!("{}-primary.{}", self.i.spec.target_ref.name, self.i.namespace);
+        let primary = self.primary_id();
         let message = format!(
             "Primary {primary} has revision {runs}, but the status records {promoted} as promoted; Fledge did \
              not give it that revision"
