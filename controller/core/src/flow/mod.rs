@@ -7,6 +7,7 @@ mod advance;
 mod affinity;
 mod analysing;
 mod annotations;
+mod ending;
 mod first_step;
 mod hooks;
 mod idle;
@@ -25,7 +26,7 @@ pub(super) use advance::next_weight;
 use super::conditions::{self, PROMOTED, SUSPENDED};
 use super::manual::{self, Refusal};
 use super::time::{parse_interval, remaining, stamp};
-use super::{Decision, Event, EventType, Input, TargetScale};
+use super::{Decision, Deletion, Event, EventType, Input, Objects, TargetScale};
 use crate::{Notice, NoticeKind, Stage};
 use fledge_crds::canary::{CheckResult, ConditionStatus, Phase};
 use std::ops::ControlFlow;
@@ -56,6 +57,16 @@ fn stop_if(done: bool) -> Step {
 
 pub(super) fn decide(input: &Input<'_>) -> Decision {
     let mut draft = Draft::new(input);
+    // A Canary on its way out, or whose target cannot serve, ends what is under way and
+    // nothing else: no phase moves on, no annotation is looked at.
+    if input.deletion != Deletion::No {
+        draft.deleting(input.deletion);
+        return draft.d;
+    }
+    if let Some(why) = &input.observed.target_unavailable {
+        draft.target_unavailable(why);
+        return draft.d;
+    }
     if input.spec.suspend == Some(true) {
         draft.suspended();
     } else {
@@ -101,7 +112,7 @@ impl<'i, 'a> Draft<'i, 'a> {
             canary_weight: status.canary_weight.unwrap_or(0),
             mirror: false,
             status,
-            ensure_objects: true,
+            objects: Objects::Routed,
             route_apex: true,
             promote_primary: false,
             target: TargetScale::Keep,
@@ -109,6 +120,7 @@ impl<'i, 'a> Draft<'i, 'a> {
             notices: Vec::new(),
             post_rollout: false,
             remove_annotations: Vec::new(),
+            release_finalizer: false,
             requeue_after: IDLE_RESYNC,
         };
         Self { i, d, pending: manual::Pending::from(i.manual), reason: None, message: None }
@@ -229,10 +241,7 @@ impl<'i, 'a> Draft<'i, 'a> {
             && self.message.is_none()
             && conditions::get(&self.d.status, PROMOTED).is_some();
         if !unchanged_failure {
-            let reason = self.reason.unwrap_or(if phase == Phase::Unset { "Initializing" } else { phase.as_str() });
-            let message = self.message.take().unwrap_or_else(|| conditions::promoted_message(phase).to_owned());
-            let truth = conditions::promoted_status(phase);
-            conditions::set(&mut self.d.status, PROMOTED, truth, reason, &message, self.i.now);
+            self.set_promoted();
         }
         self.primary_revision_checked();
         self.d.status.observed_generation = self.i.generation;
@@ -245,6 +254,16 @@ impl<'i, 'a> Draft<'i, 'a> {
 }
 
 impl Draft<'_, '_> {
+    /// Flagger's `Promoted` condition for the phase, with the reason and message a step gave
+    /// (or the phase's own).
+    fn set_promoted(&mut self) {
+        let phase = self.phase();
+        let reason = self.reason.unwrap_or(if phase == Phase::Unset { "Initializing" } else { phase.as_str() });
+        let message = self.message.take().unwrap_or_else(|| conditions::promoted_message(phase).to_owned());
+        let truth = conditions::promoted_status(phase);
+        conditions::set(&mut self.d.status, PROMOTED, truth, reason, &message, self.i.now);
+    }
+
     /// The primary only ever receives a revision the status has recorded (a promotion is
     /// written before the copy); outside the phases that copy, a primary with another revision
     /// was changed by something else. Said in a condition and, once, in a Warning event.

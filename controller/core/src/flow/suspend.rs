@@ -2,19 +2,19 @@
 
 use super::Draft;
 use crate::conditions::{self, SUSPENDED};
-use crate::manual;
 use crate::time::stamp;
+use crate::{Objects, manual};
 use fledge_crds::canary::ConditionStatus;
 
 impl Draft<'_, '_> {
     pub(super) fn suspended(&mut self) {
-        self.d.ensure_objects = false;
+        self.d.objects = Objects::Untouched;
         // The canary's readiness is looked at afresh once resumed.
         self.d.status.canary_unready_since = None;
         let phase = self.phase();
         if self.pending.abort && manual::can_abort(phase) && self.take_abort() {
             // An abort is never held: the routes go back to the primary although suspended.
-            self.d.ensure_objects = true;
+            self.d.objects = Objects::Routed;
             self.abort();
             return;
         }

@@ -2,6 +2,7 @@
 //! simulated check results, the way the reconciler drives it.
 
 mod analysis;
+mod ending;
 mod gates;
 mod initialization;
 mod manual;
@@ -56,6 +57,7 @@ struct Sim {
     status: CanaryStatus,
     observed: Observed,
     manual: Manual,
+    deletion: Deletion,
     now: i64,
     answer: Answer,
     /// Stages asked for, in order, in the last reconcile.
@@ -68,6 +70,8 @@ struct Sim {
     target: TargetScale,
     promoted_primary: bool,
     removed: Vec<&'static str>,
+    /// The finalizer was released.
+    released: bool,
     last: Option<Decision>,
 }
 
@@ -99,6 +103,7 @@ impl Sim {
             status: CanaryStatus::default(),
             observed: Observed { revision: "rev1".into(), canary: ready(), ..Observed::default() },
             manual: Manual::default(),
+            deletion: Deletion::No,
             now: 0,
             answer: pass(),
             asked: Vec::new(),
@@ -108,6 +113,7 @@ impl Sim {
             target: TargetScale::Keep,
             promoted_primary: false,
             removed: Vec::new(),
+            released: false,
             last: None,
         }
     }
@@ -134,6 +140,7 @@ impl Sim {
                 spec: &self.spec,
                 status: &self.status,
                 manual: self.manual,
+                deletion: self.deletion,
                 observed: &self.observed,
                 results: &results,
                 now: at(self.now),
@@ -172,6 +179,7 @@ impl Sim {
                 _ => {}
             }
         }
+        self.released |= d.release_finalizer;
         self.events.extend(d.events.iter().map(|e| (e.reason, e.message.clone())));
         self.notices.extend(d.notices.iter().map(|n| n.kind));
         self.status = d.status.clone();

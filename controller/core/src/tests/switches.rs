@@ -11,7 +11,7 @@ fn suspend_holds_everything_and_says_so() {
     sim.spec.suspend = Some(true);
     sim.manual.promote = true;
     let d = sim.after(10).clone();
-    assert!(!d.ensure_objects);
+    assert_eq!(d.objects, Objects::Untouched);
     assert_eq!(d.target, TargetScale::Keep);
     assert_eq!(sim.status.canary_weight, Some(10));
     assert!(sim.removed.is_empty(), "promote waits for the resume");
@@ -25,7 +25,7 @@ fn suspend_holds_everything_and_says_so() {
     sim.manual.abort = true;
     let d = sim.after(1).clone();
     assert_eq!(sim.status.phase, Phase::Failed);
-    assert!(d.ensure_objects, "the routes are written although suspended");
+    assert_eq!(d.objects, Objects::Routed, "the routes are written although suspended");
     assert_eq!(d.canary_weight, 0);
     // Resumed: the promote annotation is looked at again.
     sim.spec.suspend = None;
