@@ -11,10 +11,12 @@ use crate::error::Error;
 use fledge_core::Deletion;
 use fledge_crds::canary::Canary;
 use fledge_crds::istio::VirtualService;
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation, TestOperation};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde_json::json;
+use serde_json::Value;
 
 /// The finalizer Fledge puts on Canaries with `revertOnDeletion: true`.
 pub const FINALIZER: &str = "fledge.dev/revert";
@@ -56,15 +58,16 @@ pub async fn release(client: &Client, canary: &Canary) -> Result<(), Error> {
 
 async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String>) -> Result<Canary, Error> {
     let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
+    let path = PointerBuf::from_tokens(["metadata", "finalizers"]);
+    let value = Value::from(finalizers);
     let ops = match &canary.metadata.finalizers {
-        Some(old) => json!([
-            {"op": "test", "path": "/metadata/finalizers", "value": old},
-            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
-        ]),
-        None => json!([{"op": "add", "path": "/metadata/finalizers", "value": finalizers}]),
+        Some(old) => vec![
+            PatchOperation::Test(TestOperation { path: path.clone(), value: Value::from(old.clone()) }),
+            PatchOperation::Replace(ReplaceOperation { path, value }),
+        ],
+        None => vec![PatchOperation::Add(AddOperation { path, value })],
     };
-    let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|e| Error::Internal(e.to_string()))?;
-    api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
+    api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(json_patch::Patch(ops)))
         .await
         .map_err(|e| Error::act("the Canary's finalizers", e))
 }
