@@ -58,18 +58,24 @@ pub async fn release(client: &Client, canary: &Canary) -> Result<(), Error> {
 
 async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String>) -> Result<Canary, Error> {
     let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
+    let patch = finalizers_patch(canary.metadata.finalizers.as_deref(), finalizers);
+    api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+        .map_err(|e| Error::act("the Canary's finalizers", e))
+}
+
+/// The JSON patch that sets the finalizers to `new`, on the condition that they are still
+/// `old`.
+fn finalizers_patch(old: Option<&[String]>, new: Vec<String>) -> json_patch::Patch {
     let path = PointerBuf::from_tokens(["metadata", "finalizers"]);
-    let value = Value::from(finalizers);
-    let ops = match &canary.metadata.finalizers {
+    let value = Value::from(new);
+    json_patch::Patch(match old {
         Some(old) => vec![
-            PatchOperation::Test(TestOperation { path: path.clone(), value: Value::from(old.clone()) }),
+            PatchOperation::Test(TestOperation { path: path.clone(), value: Value::from(old.to_vec()) }),
             PatchOperation::Replace(ReplaceOperation { path, value }),
         ],
         None => vec![PatchOperation::Add(AddOperation { path, value })],
-    };
-    api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(json_patch::Patch(ops)))
-        .await
-        .map_err(|e| Error::act("the Canary's finalizers", e))
+    })
 }
 
 /// The apex Service selects the target's pods and no longer belongs to the Canary (so it
@@ -108,4 +114,26 @@ pub async fn restore_routes(client: &Client, canary: &Canary, world: &observe::W
     }
     act::apply::<VirtualService>(client, vs, &unmanaged, |_| true).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::finalizers_patch;
+    use serde_json::json;
+
+    #[test]
+    fn the_finalizers_are_replaced_only_if_unchanged_or_added_when_there_are_none() {
+        let old = ["team.example/hold".to_owned()];
+        let new = vec!["team.example/hold".to_owned(), "fledge.dev/revert".to_owned()];
+        let patch = serde_json::to_value(finalizers_patch(Some(&old), new.clone())).unwrap();
+        assert_eq!(
+            patch,
+            json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": ["team.example/hold"]},
+                {"op": "replace", "path": "/metadata/finalizers", "value": new},
+            ])
+        );
+        let patch = serde_json::to_value(finalizers_patch(None, vec!["fledge.dev/revert".to_owned()])).unwrap();
+        assert_eq!(patch, json!([{"op": "add", "path": "/metadata/finalizers", "value": ["fledge.dev/revert"]}]));
+    }
 }
