@@ -120,7 +120,7 @@ pub enum Objects {
     Untouched,
     /// All of them (Services, DestinationRules, the VirtualService, the primary's autoscaler),
     /// the routes at [`Decision::canary_weight`]; the apex Service and the VirtualService only
-    /// with [`Decision::route_apex`].
+    /// with [`Decision::route_apex`], the primary only with [`Decision::promote_primary`].
     Routed,
     /// Only the VirtualService, every request to the primary: the target cannot serve, and
     /// Fledge's other objects are built from it.
@@ -139,7 +139,8 @@ pub enum TargetScale {
     Keep,
     /// Scale it to zero: nothing is being analysed.
     Zero,
-    /// Scale it up (to the primary's replicas) when it is at zero: a run is under way.
+    /// Scale it up (to the primary's replicas) when it is at zero: a run is under way, or the
+    /// traffic is about to go back to it (`revertOnDeletion`).
     Up,
 }
 
