@@ -9,6 +9,9 @@ use k8s_openapi::jiff::Timestamp;
 
 /// Flagger's condition: whether the current revision is promoted.
 pub const PROMOTED: &str = "Promoted";
+/// Whether Fledge can act on the spec: False with the problems when it cannot (see
+/// [`spec_valid`](crate::spec_valid)).
+pub const SPEC_VALID: &str = "SpecValid";
 /// Whether the Canary is suspended.
 pub const SUSPENDED: &str = "Suspended";
 /// The last manual annotation acted on or refused, and what came of it.

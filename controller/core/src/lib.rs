@@ -12,6 +12,7 @@ mod flow;
 mod manual;
 mod notice;
 mod results;
+pub mod spec_valid;
 mod stage;
 mod time;
 mod windows;
@@ -20,10 +21,10 @@ mod windows;
 mod tests;
 
 pub use notice::{Notice, NoticeKind};
-pub use results::{all_pass, describe, describe_failures, first_failure};
 pub use stage::Stage;
-pub use time::{deadline, parse_interval, progress_since};
-pub use windows::{InvalidWindow, WindowState, state as window_state};
+pub use time::{deadline, parse_interval};
+
+use results::{all_pass, describe, describe_failures, first_failure};
 
 use fledge_crds::canary::{CanarySpec, CanaryStatus, CheckResult};
 use k8s_openapi::jiff::Timestamp;
@@ -55,6 +56,9 @@ pub struct Workload {
 /// What the reconciler read from the cluster.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
+    /// Why the target cannot serve, when it cannot: it does not exist, or Fledge cannot select
+    /// its pods. Nothing else about it was read then (the fields below are empty).
+    pub target_unavailable: Option<String>,
     /// Revision of the target: its pod template and the tracked configs it uses.
     pub revision: String,
     /// The images of the target's containers, for people (notifications).
@@ -84,12 +88,47 @@ pub struct Input<'a> {
     pub status: &'a CanaryStatus,
     /// The annotations present now.
     pub manual: Manual,
+    /// Whether the Canary is being deleted, and whether Fledge holds it to revert first.
+    pub deletion: Deletion,
     /// The workloads.
     pub observed: &'a Observed,
     /// Results of the stages run in this reconcile so far.
     pub results: &'a BTreeMap<Stage, Vec<CheckResult>>,
     /// The time of this reconcile.
     pub now: Timestamp,
+}
+
+/// Whether the Canary is being deleted (it has a `deletionTimestamp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Deletion {
+    /// It is not.
+    #[default]
+    No,
+    /// It is, and nothing holds it for Fledge (no `revertOnDeletion` finalizer): the objects
+    /// Fledge owns go with it, and nothing is decided.
+    LetGo,
+    /// It is, and Fledge's finalizer holds it (`revertOnDeletion`): the traffic goes back to
+    /// the target before the finalizer is released.
+    Revert,
+}
+
+/// Which of Fledge's objects to write, and where their routes send users.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Objects {
+    /// None of them: suspended, or nothing can or need be written.
+    #[default]
+    Untouched,
+    /// All of them (Services, DestinationRules, the VirtualService, the primary's autoscaler),
+    /// the routes at [`Decision::canary_weight`]; the apex Service and the VirtualService only
+    /// with [`Decision::route_apex`], the primary only with [`Decision::promote_primary`].
+    Routed,
+    /// Only the VirtualService, every request to the primary: the target cannot serve, and
+    /// Fledge's other objects are built from it.
+    PrimaryOnly,
+    /// Given back to the target (`revertOnDeletion`): the apex Service selects the target's pods
+    /// and outlives the Canary, and the VirtualService is what it was before the Canary, or
+    /// sends every request to the apex.
+    Reverted,
 }
 
 /// How many replicas the target (the canary) should run.
@@ -100,7 +139,8 @@ pub enum TargetScale {
     Keep,
     /// Scale it to zero: nothing is being analysed.
     Zero,
-    /// Scale it up (to the primary's replicas) when it is at zero: a run is under way.
+    /// Scale it up (to the primary's replicas) when it is at zero: a run is under way, or the
+    /// traffic is about to go back to it (`revertOnDeletion`).
     Up,
 }
 
@@ -136,8 +176,8 @@ pub struct Decision {
     pub canary_weight: i32,
     /// Whether the routes also copy requests to the canary (mirroring).
     pub mirror: bool,
-    /// Whether to write Fledge's objects (Services, routes, ...); false while suspended.
-    pub ensure_objects: bool,
+    /// Which of Fledge's objects to write.
+    pub objects: Objects,
     /// Whether the apex Service and the VirtualService are written; false while the primary is
     /// being created, so traffic never moves to a primary without ready pods.
     pub route_apex: bool,
@@ -154,6 +194,8 @@ pub struct Decision {
     pub post_rollout: bool,
     /// Annotations to remove from the Canary (acted on, or refused with an event).
     pub remove_annotations: Vec<&'static str>,
+    /// Remove Fledge's finalizer, once the status is written: the deleted Canary may go.
+    pub release_finalizer: bool,
     /// When to look again at the latest, if nothing changes before.
     pub requeue_after: Duration,
 }

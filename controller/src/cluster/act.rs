@@ -148,6 +148,14 @@ pub async fn ensure_routing(
     Ok(found)
 }
 
+/// Every request to the primary, when the target cannot serve: only the VirtualService is
+/// written, the one object Fledge builds without the target.
+pub async fn route_all_to_primary(client: &Client, canary: &Canary) -> Result<(), Error> {
+    let vs = objects::virtual_service(canary, 0)?;
+    apply::<VirtualService>(client, vs, &Unmanaged::of(canary), always).await?;
+    Ok(())
+}
+
 /// Copy the target (and the configs it uses) into the primary, marked with the revision.
 pub async fn promote_primary(client: &Client, canary: &Canary, world: &World, rules: &Rules) -> Result<(), Error> {
     let unmanaged = Unmanaged::of(canary);

@@ -40,22 +40,56 @@ pub struct World {
     pub observed: Observed,
 }
 
+/// What one reconcile read: the world of a target Fledge can use, or why it cannot.
+#[derive(Debug)]
+pub enum Observation {
+    /// The target can be used; everything was read.
+    Usable(Box<World>),
+    /// The target is missing or unusable; nothing else was read, and
+    /// [`Observed::target_unavailable`] says why.
+    TargetUnavailable(Observed),
+}
+
+impl Observation {
+    fn unavailable(why: String) -> Self {
+        Self::TargetUnavailable(Observed { target_unavailable: Some(why), ..Observed::default() })
+    }
+
+    /// What the lifecycle decides on.
+    pub fn observed(&self) -> &Observed {
+        match self {
+            Self::Usable(world) => &world.observed,
+            Self::TargetUnavailable(observed) => observed,
+        }
+    }
+
+    /// The world read, when the target can be used.
+    pub fn world(&self) -> Option<&World> {
+        match self {
+            Self::Usable(world) => Some(world),
+            Self::TargetUnavailable(_) => None,
+        }
+    }
+}
+
 /// Read the world of a Canary as the controller's `rules` say (the selector labels, whether
-/// configs are tracked). A missing target or an unusable one is a spec problem
-/// ([`Error::TargetUnavailable`]); an API failure is transient.
-pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<World, Error> {
+/// configs are tracked). A missing target or an unusable one is an observation the lifecycle
+/// decides on ([`Observation::TargetUnavailable`]); an API failure is an error (transient).
+pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<Observation, Error> {
     let namespace = canary.metadata.namespace.as_deref().unwrap_or_default();
     let names = Names::of(canary);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     let target = deployments.get_opt(&names.target).await.map_err(|e| Error::observe("the target Deployment", e))?;
     let Some(target) = target else {
-        return Err(Error::TargetUnavailable(format!(
+        return Ok(Observation::unavailable(format!(
             "spec.targetRef: Deployment {namespace}/{} does not exist; create it or fix the name",
             names.target
         )));
     };
-    let selector = objects::selector_label(&target, &rules.selector_labels)
-        .map_err(|e| Error::TargetUnavailable(e.to_string()))?;
+    let selector = match objects::selector_label(&target, &rules.selector_labels) {
+        Ok(selector) => selector,
+        Err(e) => return Ok(Observation::unavailable(e.to_string())),
+    };
     let template = target.spec.as_ref().map(|s| s.template.clone()).unwrap_or_default();
 
     // Without config tracking nothing is read, hashed or copied: the primary uses the target's
@@ -100,6 +134,7 @@ pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<
 
     let analysis = &canary.spec.analysis;
     let observed = Observed {
+        target_unavailable: None,
         revision: revision::revision(&template, &hashes),
         images: template
             .spec
@@ -115,5 +150,15 @@ pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<
             .and_then(|a| a.get(ANNOTATION_REVISION))
             .cloned(),
     };
-    Ok(World { target, selector, config_maps, secrets, tracked, primary, target_hpa, virtual_service, observed })
+    Ok(Observation::Usable(Box::new(World {
+        target,
+        selector,
+        config_maps,
+        secrets,
+        tracked,
+        primary,
+        target_hpa,
+        virtual_service,
+        observed,
+    })))
 }

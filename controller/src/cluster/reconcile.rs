@@ -3,28 +3,27 @@
 
 use crate::checks::{CheckContext, Checks};
 use crate::cluster::act;
-use crate::cluster::observe::{self, World};
+use crate::cluster::observe::{self, Observation, World};
 use crate::cluster::revert;
 use crate::cluster::rules::Rules;
 use crate::delivery::Notifier;
 use crate::delivery::events::Publisher;
 use crate::error::Error;
 use crate::process::telemetry::Metrics;
-use fledge_core::{self, Decision, EventType, Input, Manual, conditions};
-use fledge_core::{Notice, NoticeKind, Stage};
-use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, ConditionStatus, Phase};
+use fledge_core::{
+    self, Decision, Deletion, EventType, Input, Manual, Objects, Observed, Stage, TargetScale, spec_valid,
+};
+use fledge_crds::canary::{Canary, CanaryStatus, CheckKind, Phase};
 use fledge_crds::validate::{Severity, cross_namespace_references, validate_canary};
 use fledge_crds::{ANNOTATION_ABORT, ANNOTATION_PROMOTE, ANNOTATION_RETRY};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The condition that reports problems in the spec.
-pub const SPEC_VALID: &str = "SpecValid";
 /// Why a reference to another namespace is refused under `--no-cross-namespace-refs`.
 const CROSS_NAMESPACE_REFUSED: &str = "cross-namespace references are disabled (--no-cross-namespace-refs)";
 /// How long to wait before looking again at a spec that is wrong (a change comes as an event).
@@ -98,59 +97,64 @@ async fn reconcile_latest(cached: &Canary, ctx: &Context) -> Result<Action, Erro
     let Some(fresh) = api.get_opt(&cached.name_any()).await.map_err(|e| Error::observe("the Canary", e))? else {
         return Ok(Action::await_change());
     };
-    let canary = &fresh;
-    if canary.meta().deletion_timestamp.is_some() {
-        return revert::finalize(canary, ctx).await;
-    }
-    let with_finalizer = revert::keep_finalizer(&ctx.client, canary).await?;
-    let canary = with_finalizer.as_ref().unwrap_or(canary);
+    let now = clock();
+    let deletion = revert::deletion(&fresh);
+    let canary = match deletion {
+        Deletion::No => revert::keep_finalizer(&ctx.client, &fresh).await?.unwrap_or(fresh),
+        // A Canary on its way out is reverted as it is, whatever its spec now says.
+        Deletion::LetGo | Deletion::Revert => fresh,
+    };
+    let canary = &canary;
 
     let mut status = canary.status.clone().unwrap_or_default();
+    if deletion == Deletion::No {
+        let (errors, warnings) = spec_problems(canary, &ctx.rules);
+        if !errors.is_empty() {
+            return spec_problem(canary, ctx, status, errors.join("; "), now).await;
+        }
+        spec_valid::accepted(&mut status, &warnings, now);
+    }
+    let observation = observe::observe(&ctx.client, canary, &ctx.rules).await?;
+    let decision = decide_with_checks(canary, ctx, &status, observation.observed(), deletion, now).await;
+    act_on(canary, ctx, &observation, &decision, now).await?;
+    match &observation.observed().target_unavailable {
+        // Said in the status and an event; waits for a change, as a spec problem does.
+        Some(why) if deletion == Deletion::No => Err(Error::TargetUnavailable(why.clone())),
+        _ => Ok(Action::requeue(decision.requeue_after)),
+    }
+}
+
+/// The time of this reconcile, read once: everything decided, checked and written in it is
+/// at this instant. Whole seconds, as the status stores times: the end of a step's check
+/// window and the `lastStepTime` the next window starts from are then the same instant, so no
+/// access-log line is counted twice.
+fn clock() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
+/// The problems of the spec under the controller's rules, as `field: message`: the errors
+/// (Fledge cannot act on it) and, when there are none, the warnings.
+fn spec_problems(canary: &Canary, rules: &Rules) -> (Vec<String>, Vec<String>) {
     let mut problems = validate_canary(canary, None);
-    if !ctx.rules.cross_namespace_refs {
+    if !rules.cross_namespace_refs {
         problems.extend(cross_namespace_references(canary, CROSS_NAMESPACE_REFUSED));
     }
-    let errors: Vec<String> = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .map(|p| format!("{}: {}", p.field, p.message))
-        .collect();
-    if !errors.is_empty() {
-        return spec_problem(canary, ctx, status, errors.join("; ")).await;
-    }
-    let warnings: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect();
-    if warnings.is_empty() {
-        conditions::clear(&mut status, SPEC_VALID);
-    } else {
-        let now = Timestamp::now();
-        conditions::set(&mut status, SPEC_VALID, ConditionStatus::True, "Warnings", &warnings.join("; "), now);
-    }
-
-    let world = match observe::observe(&ctx.client, canary, &ctx.rules).await {
-        Ok(world) => world,
-        Err(Error::TargetUnavailable(message)) => {
-            if status.phase.is_active() {
-                status = target_gone(canary, ctx, status, &message).await?;
-                let ended = Canary { status: Some(status.clone()), ..canary.clone() };
-                let result = spec_problem(canary, ctx, status, message).await;
-                post_rollout(&ended, ctx).await;
-                return result;
-            }
-            return spec_problem(canary, ctx, status, message).await;
-        }
-        Err(e) => return Err(e),
-    };
-    let decision = decide_with_checks(canary, ctx, &status, &world).await;
-    act_on(canary, ctx, &world, &decision).await?;
-    Ok(Action::requeue(decision.requeue_after))
+    let said = |p: &fledge_crds::validate::Problem| format!("{}: {}", p.field, p.message);
+    let errors: Vec<String> = problems.iter().filter(|p| p.severity == Severity::Error).map(said).collect();
+    let warnings = if errors.is_empty() { problems.iter().map(said).collect() } else { Vec::new() };
+    (errors, warnings)
 }
 
 /// Decide, running each check stage the decision asks for, until it asks for nothing more.
-async fn decide_with_checks(canary: &Canary, ctx: &Context, status: &CanaryStatus, world: &World) -> Decision {
-    // Whole seconds, as the status stores times: the end of this step's check window and the
-    // `lastStepTime` the next window starts from are then the same instant, so no access-log
-    // line is counted twice.
-    let now = Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now());
+async fn decide_with_checks(
+    canary: &Canary,
+    ctx: &Context,
+    status: &CanaryStatus,
+    observed: &Observed,
+    deletion: Deletion,
+    now: Timestamp,
+) -> Decision {
     let annotations = canary.annotations();
     let flag = |key: &str| annotations.get(key).is_some_and(|v| v == "true");
     let manual =
@@ -166,7 +170,8 @@ async fn decide_with_checks(canary: &Canary, ctx: &Context, status: &CanaryStatu
             spec: &canary.spec,
             status,
             manual,
-            observed: &world.observed,
+            deletion,
+            observed,
             results: &results,
             now,
         };
@@ -179,29 +184,19 @@ async fn decide_with_checks(canary: &Canary, ctx: &Context, status: &CanaryStatu
     }
 }
 
-async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> Result<(), Error> {
+/// Carry out a decision: the objects and the target's scale, then what is said (events before
+/// the status, what leaves the cluster after it), the annotations acted on and the finalizer.
+async fn act_on(
+    canary: &Canary,
+    ctx: &Context,
+    observation: &Observation,
+    d: &Decision,
+    now: Timestamp,
+) -> Result<(), Error> {
     let client = &ctx.client;
-    if d.ensure_objects {
-        if d.promote_primary {
-            act::promote_primary(client, canary, world, &ctx.rules).await?;
-        }
-        let routing = crate::cluster::objects::Routing::of(&d.status, d.canary_weight, d.mirror);
-        let found = match act::ensure_routing(client, canary, world, &routing, d.route_apex, &ctx.rules).await {
-            Ok(found) => found,
-            // Someone else's VirtualService that cannot be taken: said, and nothing moves.
-            Err(Error::Foreign(why)) => {
-                publish(ctx, canary, EventType::Warning, "RoutingBlocked", &why).await;
-                return Err(Error::Foreign(why));
-            }
-            Err(e) => return Err(e),
-        };
-        if let Some(message) = found.taken {
-            publish(ctx, canary, EventType::Normal, "TookOver", &message).await;
-        }
-        if let Some(message) = found.drift {
-            publish(ctx, canary, EventType::Warning, "RoutesRestored", &message).await;
-        }
-        act::scale_target(client, world, d.target).await?;
+    write_objects(canary, ctx, observation, d).await?;
+    if d.target != TargetScale::Keep {
+        act::scale_target(client, usable(observation)?, d.target).await?;
     }
     // Events, notices and post-rollout hooks describe the Canary as decided: the phase it is
     // now in and the revision it now runs.
@@ -226,17 +221,57 @@ async fn act_on(canary: &Canary, ctx: &Context, world: &World, d: &Decision) -> 
         ctx.notifier.notify(decided, notice).await;
     }
     if d.post_rollout {
-        post_rollout(decided, ctx).await;
+        post_rollout(decided, ctx, now).await;
     }
     act::remove_annotations(client, canary, &d.remove_annotations).await?;
+    if d.release_finalizer {
+        revert::release(client, canary).await?;
+    }
     report(canary, ctx, d);
     Ok(())
 }
 
+/// Write the objects the decision asks for.
+async fn write_objects(canary: &Canary, ctx: &Context, observation: &Observation, d: &Decision) -> Result<(), Error> {
+    let client = &ctx.client;
+    match d.objects {
+        Objects::Untouched => {}
+        Objects::Routed => {
+            let world = usable(observation)?;
+            if d.promote_primary {
+                act::promote_primary(client, canary, world, &ctx.rules).await?;
+            }
+            let routing = crate::cluster::objects::Routing::of(&d.status, d.canary_weight, d.mirror);
+            let found = match act::ensure_routing(client, canary, world, &routing, d.route_apex, &ctx.rules).await {
+                Ok(found) => found,
+                // Someone else's VirtualService that cannot be taken: said, and nothing moves.
+                Err(Error::Foreign(why)) => {
+                    publish(ctx, canary, EventType::Warning, "RoutingBlocked", &why).await;
+                    return Err(Error::Foreign(why));
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(message) = found.taken {
+                publish(ctx, canary, EventType::Normal, "TookOver", &message).await;
+            }
+            if let Some(message) = found.drift {
+                publish(ctx, canary, EventType::Warning, "RoutesRestored", &message).await;
+            }
+        }
+        Objects::PrimaryOnly => act::route_all_to_primary(client, canary).await?,
+        Objects::Reverted => revert::restore_routes(client, canary, usable(observation)?).await?,
+    }
+    Ok(())
+}
+
+/// The world of a usable target, which the decision needs to be carried out.
+fn usable(observation: &Observation) -> Result<&World, Error> {
+    observation.world().ok_or_else(|| Error::Internal("the decision needs the target, which cannot be used".to_owned()))
+}
+
 /// The post-rollout hooks of a run that ended (the status already says how): called once,
 /// their failures published as Warning events and otherwise ignored, as in Flagger.
-async fn post_rollout(canary: &Canary, ctx: &Context) {
-    let now = Timestamp::now();
+async fn post_rollout(canary: &Canary, ctx: &Context, now: Timestamp) {
     let check_ctx = CheckContext { canary, now, since: None, accumulating_since: None };
     let results = ctx.checks.check(Stage::PostRollout, &check_ctx).await;
     for result in results.iter().filter(|r| r.verdict != fledge_crds::canary::Verdict::Pass) {
@@ -254,42 +289,13 @@ async fn spec_problem(
     ctx: &Context,
     mut status: CanaryStatus,
     message: String,
+    now: Timestamp,
 ) -> Result<Action, Error> {
-    let said = conditions::get(&status, SPEC_VALID).is_some_and(|c| c.message.as_deref() == Some(message.as_str()));
-    conditions::set(&mut status, SPEC_VALID, ConditionStatus::False, "InvalidSpec", &message, Timestamp::now());
-    status.observed_generation = canary.metadata.generation;
-    if !said {
-        publish(ctx, canary, EventType::Warning, "InvalidSpec", &message).await;
+    if let Some(event) = spec_valid::refused(&mut status, canary.metadata.generation, &message, now) {
+        publish(ctx, canary, event.type_, event.reason, &event.message).await;
     }
     act::write_status(&ctx.client, canary, &status).await?;
     Err(Error::InvalidSpec(message))
-}
-
-/// The target vanished (or became unusable) while traffic was on it: send everything to the
-/// primary at once rather than to a Service without pods, and say so. The run is Failed.
-async fn target_gone(
-    canary: &Canary,
-    ctx: &Context,
-    mut status: CanaryStatus,
-    why: &str,
-) -> Result<CanaryStatus, Error> {
-    let vs = crate::cluster::objects::virtual_service(canary, 0)?;
-    let unmanaged = crate::cluster::objects::Unmanaged::of(canary);
-    act::apply::<fledge_crds::istio::VirtualService>(&ctx.client, vs, &unmanaged, |_| true).await?;
-    let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());
-    let message = format!("Rolling back {id}: all traffic to the primary, the canary cannot serve ({why})");
-    let now = Timestamp::now();
-    status.phase = Phase::Failed;
-    status.canary_weight = Some(0);
-    status.failed_checks = Some(0);
-    status.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
-    conditions::set(&mut status, conditions::PROMOTED, ConditionStatus::False, "TargetUnavailable", &message, now);
-    let ended = Canary { status: Some(status.clone()), ..canary.clone() };
-    publish(ctx, &ended, EventType::Warning, "RolledBack", &message).await;
-    let facts = vec![("Phase".to_owned(), Phase::Failed.as_str().to_owned())];
-    ctx.notifier.notify(&ended, &Notice { kind: NoticeKind::Failed, message, facts }).await;
-    ctx.metrics.inc_failure(&canary.namespace().unwrap_or_default(), &canary.name_any());
-    Ok(status)
 }
 
 /// Publish an event on the Canary; a failure is logged, never fatal.

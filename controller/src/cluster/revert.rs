@@ -1,27 +1,38 @@
 //! `revertOnDeletion`: a finalizer on the Canary so that, when it is deleted, the target is
 //! scaled back up and the apex Service and VirtualService send traffic to it again before the
-//! objects Fledge owns are garbage-collected. Does I/O.
+//! objects Fledge owns are garbage-collected. The core decides when ([`Deletion`]); this keeps
+//! the finalizer, gives the routes back and releases it. Does I/O.
 
 use crate::cluster::act;
 use crate::cluster::objects::{self, Names};
 use crate::cluster::observe;
-use crate::cluster::reconcile::{Context, publish};
 use crate::cluster::takeover;
-use crate::cluster::workload;
 use crate::error::Error;
-use fledge_core::{EventType, conditions};
-use fledge_crds::canary::{Canary, ConditionStatus, Phase};
+use fledge_core::Deletion;
+use fledge_crds::canary::Canary;
 use fledge_crds::istio::VirtualService;
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation, TestOperation};
 use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
-use kube::{Api, Client, ResourceExt};
-use serde_json::json;
-use std::time::Duration;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::Value;
 
 /// The finalizer Fledge puts on Canaries with `revertOnDeletion: true`.
 pub const FINALIZER: &str = "fledge.dev/revert";
+
+/// Whether the Canary is being deleted, and whether Fledge's finalizer holds it.
+pub fn deletion(canary: &Canary) -> Deletion {
+    match (canary.meta().deletion_timestamp.is_some(), has_finalizer(canary)) {
+        (false, _) => Deletion::No,
+        (true, false) => Deletion::LetGo,
+        (true, true) => Deletion::Revert,
+    }
+}
+
+fn has_finalizer(canary: &Canary) -> bool {
+    canary.finalizers().iter().any(|f| f == FINALIZER)
+}
 
 /// Add the finalizer when the spec asks for a revert, remove it when it no longer does. The
 /// JSON patch tests the list it replaces, so a concurrent change to it is never lost (and a
@@ -29,8 +40,7 @@ pub const FINALIZER: &str = "fledge.dev/revert";
 /// Returns the Canary as written when it changed it.
 pub async fn keep_finalizer(client: &Client, canary: &Canary) -> Result<Option<Canary>, Error> {
     let want = canary.spec.revert_on_deletion == Some(true);
-    let has = canary.finalizers().iter().any(|f| f == FINALIZER);
-    if want == has {
+    if want == has_finalizer(canary) {
         return Ok(None);
     }
     let mut finalizers: Vec<String> = canary.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
@@ -40,81 +50,37 @@ pub async fn keep_finalizer(client: &Client, canary: &Canary) -> Result<Option<C
     set_finalizers(client, canary, finalizers).await.map(Some)
 }
 
+/// Remove the finalizer: the Canary may go.
+pub async fn release(client: &Client, canary: &Canary) -> Result<(), Error> {
+    let finalizers: Vec<String> = canary.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    set_finalizers(client, canary, finalizers).await.map(drop)
+}
+
 async fn set_finalizers(client: &Client, canary: &Canary, finalizers: Vec<String>) -> Result<Canary, Error> {
     let api: Api<Canary> = Api::namespaced(client.clone(), &canary.namespace().unwrap_or_default());
-    let ops = match &canary.metadata.finalizers {
-        Some(old) => json!([
-            {"op": "test", "path": "/metadata/finalizers", "value": old},
-            {"op": "replace", "path": "/metadata/finalizers", "value": finalizers},
-        ]),
-        None => json!([{"op": "add", "path": "/metadata/finalizers", "value": finalizers}]),
-    };
-    let patch: json_patch::Patch = serde_json::from_value(ops).map_err(|e| Error::Internal(e.to_string()))?;
+    let patch = finalizers_patch(canary.metadata.finalizers.as_deref(), finalizers);
     api.patch(&canary.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
         .map_err(|e| Error::act("the Canary's finalizers", e))
 }
 
-/// The Canary is being deleted: revert, then let it go.
-pub async fn finalize(canary: &Canary, ctx: &Context) -> Result<Action, Error> {
-    if !canary.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(Action::await_change());
-    }
-    let client = &ctx.client;
-    let now = Timestamp::now();
-    let mut status = canary.status.clone().unwrap_or_default();
-    let id = format!("{}.{}", canary.name_any(), canary.namespace().unwrap_or_default());
-    if status.phase != Phase::Terminating {
-        status.phase = Phase::Terminating;
-        status.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
-        publish(ctx, canary, EventType::Normal, "Terminating", &format!("Reverting {id}: scaling up the target")).await;
-    }
-    let message = conditions::promoted_message(Phase::Terminating);
-    conditions::set(&mut status, conditions::PROMOTED, ConditionStatus::Unknown, "Terminating", message, now);
-    // Later writes go on from the Canary as written (its status writes carry its resourceVersion).
-    let written = act::write_status(client, canary, &status).await?;
-    let canary = written.as_ref().unwrap_or(canary);
-
-    let world = match observe::observe(client, canary, &ctx.rules).await {
-        Ok(world) => world,
-        // Nothing to give the traffic back to: let the Canary go.
-        Err(Error::TargetUnavailable(message)) => {
-            publish(ctx, canary, EventType::Warning, "RevertSkipped", &message).await;
-            return release(client, canary).await;
-        }
-        Err(e) => return Err(e),
-    };
-    act::scale_target(client, &world, fledge_core::TargetScale::Up).await?;
-    let target = workload::state(&world.target, canary.spec.analysis.canary_ready_threshold);
-    let since = status.last_transition_time.as_ref().map_or(now, |t| t.0);
-    let waited =
-        Duration::from_millis(u64::try_from((now.as_millisecond() - since.as_millisecond()).max(0)).unwrap_or(0));
-    let deadline = Duration::from_secs(u64::try_from(canary.spec.progress_deadline_seconds()).unwrap_or(600));
-    if !target.ready && waited < deadline {
-        tracing::info!(canary = %id, why = %target.message, "waiting for the target before reverting the routes");
-        return Ok(Action::requeue(Duration::from_secs(2)));
-    }
-    if !target.ready {
-        let message = format!(
-            "Reverting {id} although the target is not ready after {}s: {}",
-            deadline.as_secs(),
-            target.message
-        );
-        publish(ctx, canary, EventType::Warning, "RevertDeadlineExceeded", &message).await;
-    }
-    restore_routes(client, canary, &world).await?;
-    status.phase = Phase::Terminated;
-    status.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
-    let message = conditions::promoted_message(Phase::Terminated);
-    conditions::set(&mut status, conditions::PROMOTED, ConditionStatus::Unknown, "Terminated", message, now);
-    act::write_status(client, canary, &status).await?;
-    publish(ctx, canary, EventType::Normal, "Terminated", &format!("Reverted {id}: traffic goes to the target")).await;
-    release(client, canary).await
+/// The JSON patch that sets the finalizers to `new`, on the condition that they are still
+/// `old`.
+fn finalizers_patch(old: Option<&[String]>, new: Vec<String>) -> json_patch::Patch {
+    let path = PointerBuf::from_tokens(["metadata", "finalizers"]);
+    let value = Value::from(new);
+    json_patch::Patch(match old {
+        Some(old) => vec![
+            PatchOperation::Test(TestOperation { path: path.clone(), value: Value::from(old.to_vec()) }),
+            PatchOperation::Replace(ReplaceOperation { path, value }),
+        ],
+        None => vec![PatchOperation::Add(AddOperation { path, value })],
+    })
 }
 
 /// The apex Service selects the target's pods and no longer belongs to the Canary (so it
 /// survives it); the VirtualService sends everything to the apex until it is collected.
-async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World) -> Result<(), Error> {
+pub async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World) -> Result<(), Error> {
     let names = Names::of(canary);
     let unmanaged = objects::Unmanaged::of(canary);
     let services = objects::services(canary, &world.selector, &world.target)?;
@@ -150,8 +116,24 @@ async fn restore_routes(client: &Client, canary: &Canary, world: &observe::World
     Ok(())
 }
 
-async fn release(client: &Client, canary: &Canary) -> Result<Action, Error> {
-    let finalizers: Vec<String> = canary.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-    set_finalizers(client, canary, finalizers).await?;
-    Ok(Action::await_change())
+#[cfg(test)]
+mod tests {
+    use super::finalizers_patch;
+    use serde_json::json;
+
+    #[test]
+    fn the_finalizers_are_replaced_only_if_unchanged_or_added_when_there_are_none() {
+        let old = ["team.example/hold".to_owned()];
+        let new = vec!["team.example/hold".to_owned(), "fledge.dev/revert".to_owned()];
+        let patch = serde_json::to_value(finalizers_patch(Some(&old), new.clone())).unwrap();
+        assert_eq!(
+            patch,
+            json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": ["team.example/hold"]},
+                {"op": "replace", "path": "/metadata/finalizers", "value": new},
+            ])
+        );
+        let patch = serde_json::to_value(finalizers_patch(None, vec!["fledge.dev/revert".to_owned()])).unwrap();
+        assert_eq!(patch, json!([{"op": "add", "path": "/metadata/finalizers", "value": ["fledge.dev/revert"]}]));
+    }
 }
