@@ -153,6 +153,16 @@ pub enum EventType {
     Warning,
 }
 
+impl EventType {
+    /// The name Kubernetes and Flagger's event webhooks use (`Normal`, `Warning`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "Normal",
+            Self::Warning => "Warning",
+        }
+    }
+}
+
 /// An event to publish on the Canary.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {

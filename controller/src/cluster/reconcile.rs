@@ -140,7 +140,7 @@ fn spec_problems(canary: &Canary, rules: &Rules) -> (Vec<String>, Vec<String>) {
     if !rules.cross_namespace_refs {
         problems.extend(cross_namespace_references(canary, CROSS_NAMESPACE_REFUSED));
     }
-    let said = |p: &fledge_crds::validate::Problem| format!("{}: {}", p.field, p.message);
+    let said = |p: &fledge_crds::validate::Problem| p.to_string();
     let errors: Vec<String> = problems.iter().filter(|p| p.severity == Severity::Error).map(said).collect();
     let warnings = if errors.is_empty() { problems.iter().map(said).collect() } else { Vec::new() };
     (errors, warnings)

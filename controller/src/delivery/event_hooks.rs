@@ -76,10 +76,7 @@ impl EventHooks {
             return;
         }
         let status = canary.status.clone().unwrap_or_default();
-        let type_ = match type_ {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        };
+        let type_ = type_.as_str();
         let namespace = canary.namespace().unwrap_or_default();
         // The hook's own metadata is added per hook at delivery.
         let payload = Payload::hook(

@@ -84,10 +84,7 @@ pub fn build(canary: &Canary, type_: EventType, reason: &str, message: &str, ins
             namespace: canary.namespace(),
             ..ObjectMeta::default()
         },
-        type_: Some(match type_ {
-            EventType::Normal => "Normal".to_owned(),
-            EventType::Warning => "Warning".to_owned(),
-        }),
+        type_: Some(type_.as_str().to_owned()),
         reason: Some(truncate(reason, 128).to_owned()),
         action: Some(truncate(reason, 128).to_owned()),
         // The API allows 1 kB.
