@@ -3,7 +3,6 @@
 //! Deployments and Pods, and an Istio mesh that routes simulated traffic by the
 //! VirtualServices Fledge writes and reports it as Istio metrics and Envoy access logs.
 
-pub mod apiserver;
 pub mod controller;
 pub mod demo;
 pub mod kubeconfig;
@@ -11,5 +10,4 @@ pub mod loki;
 pub mod mesh;
 pub mod prometheus;
 pub mod sandbox;
-pub mod time;
 pub mod workloads;

@@ -47,7 +47,7 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
-use crate::time::{parse as time_of, rfc3339};
+use fledge_apiserver::time::{parse as time_of, rfc3339};
 
 /// The `pod-template-hash` of a template: stable, ten characters of the safe alphabet.
 pub fn template_hash(template: &Value) -> String {
