@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use fledge_e2e::sandbox::{Options, Sandbox};
+use fledge_sandbox_cluster::{Options, Sandbox};
 use std::path::PathBuf;
 
 /// A Kubernetes API server, Deployment simulator and Istio mesh in one process.
