@@ -8,23 +8,23 @@
 //! [`MetricsSource`] into `GET /metrics`.
 
 mod admission;
-pub mod convert;
-pub mod discovery;
+mod convert;
+mod discovery;
 pub mod errors;
 pub mod faults;
 mod handlers;
 mod lifecycle;
 pub mod objects;
-pub mod openapi;
-pub mod patch;
+mod openapi;
+mod patch;
 mod patching;
 pub mod registry;
-pub mod request;
-pub mod schema;
+mod request;
+mod schema;
 pub mod store;
 mod tables;
 pub mod time;
-pub mod watch;
+mod watch;
 
 use axum::Router;
 use faults::Faults;
