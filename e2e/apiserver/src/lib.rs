@@ -1,7 +1,7 @@
 //! The sandbox's Kubernetes API server: the REST API over HTTP on 127.0.0.1 that kube-rs and
 //! kubectl use unmodified, backed by an in-memory store. It can be stopped and started again
 //! on the same port keeping its state, and told to fail a share of requests. Does I/O (the
-//! HTTP server); the store, schemas and patches below it are pure.
+//! HTTP server); below it the store is in memory and the schemas and patches are pure.
 //!
 //! It knows nothing of what runs against it: simulated controllers write through [`Cluster`]'s
 //! store like any client, and whatever wants its metrics scraped beside the API plugs a

@@ -1,5 +1,6 @@
 //! The whole sandbox: the API server plus the loops that play kube-controller-manager, kubelet
-//! and the Istio mesh against it, started and stopped together.
+//! and the Istio mesh against it, started and stopped together. Does I/O: the server, the
+//! kubeconfig file and the tasks that run the simulations.
 
 use crate::mesh::Mesh;
 use crate::workloads::{self, Action, Settings};
