@@ -73,11 +73,19 @@ fn build_controller_under_cargo() -> anyhow::Result<()> {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     // The same profile as this executable, so the binary lands beside it.
     let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
-    let status = std::process::Command::new(cargo)
+    let mut build = std::process::Command::new(cargo);
+    build
         .args(["build", "--quiet", "--manifest-path", manifest, "--bin", fledge_e2e::controller::BINARY])
-        .args(profile)
-        .status()
-        .context("running cargo build for the demo's controller")?;
+        .args(profile);
+    // Without what `cargo run` told this binary about its package: build scripts that watch
+    // those variables (ring's does) would otherwise be rebuilt here and again by the next
+    // ordinary build, and everything above them with them.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("CARGO_PKG_") || n.starts_with("CARGO_MANIFEST_")) {
+            build.env_remove(name);
+        }
+    }
+    let status = build.status().context("running cargo build for the demo's controller")?;
     if !status.success() {
         bail!("cargo build --bin {} failed", fledge_e2e::controller::BINARY);
     }
