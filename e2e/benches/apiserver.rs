@@ -5,7 +5,7 @@
 //! watcher's receipt of it). A watcher that lags past the server's buffer would get a 410
 //! and have to relist; the bench counts those.
 
-use fledge_e2e::sandbox::{Options, Sandbox};
+use fledge_sandbox_cluster::{Options, Sandbox};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};

@@ -8,7 +8,7 @@
 use fledge_crds::canary::{Canary, Phase};
 use fledge_e2e::controller::ControllerProcess;
 use fledge_e2e::demo;
-use fledge_e2e::sandbox::{Options, Sandbox};
+use fledge_sandbox_cluster::{Options, Sandbox};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};

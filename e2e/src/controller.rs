@@ -1,49 +1,34 @@
-//! Running the real `fledge controller` binary against a sandbox, as a child process the demo
+//! Running the real `fledge controller` as a child process against a sandbox, which the demo
 //! and the end-to-end tests can kill and start again. Does I/O.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 
-/// Where the `fledge` binary is: beside this executable (`target/<profile>/`), or one folder
-/// up (test executables live in `target/<profile>/deps/`). Under cargo (`cargo run`, `cargo
-/// test`, `cargo bench` set `CARGO`) it is built first, once per process, so a test never runs
-/// a controller older than the code: `cargo test -p fledge-e2e` alone does not rebuild another
-/// package's binary.
-pub fn fledge_binary() -> anyhow::Result<PathBuf> {
-    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+/// The controller binary the tests and the demo run.
+///
+/// It is `controller/src/main.rs` built a second time as a binary of this package (see
+/// `e2e/Cargo.toml`): cargo builds a package's own binaries before it runs the package's
+/// integration tests and benches, so a test always finds one built from the code it was built
+/// from. The `fledge` binary of `fledge-controller` would not do: `cargo test -p fledge-e2e`
+/// does not rebuild another package's binary, and a stale controller would be tested. No
+/// cargo runs here; for the demo under `cargo run`, the `fledge-sandbox` binary builds this one
+/// first (see its `main.rs`).
+pub const BINARY: &str = "fledge-controller-under-test";
+
+/// Where [`BINARY`] is: beside this executable (`target/<profile>/`), or one folder up (test
+/// and bench executables are in `target/<profile>/deps/`).
+pub fn binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
+    let name = format!("{BINARY}{}", std::env::consts::EXE_SUFFIX);
+    exe.ancestors()
         .skip(1)
         .take(2)
-        .map(|dir| dir.join(format!("fledge{}", std::env::consts::EXE_SUFFIX)))
-        .collect();
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        BUILT.get_or_init(|| build(&cargo).map_err(|e| format!("{e:#}"))).clone().map_err(|e| anyhow::anyhow!(e))?;
-    }
-    candidates
-        .into_iter()
+        .map(|dir| dir.join(&name))
         .find(|p| p.is_file())
-        .context("no fledge binary beside this executable; run `cargo build --bin fledge`")
-}
-
-fn build(cargo: &std::ffi::OsStr) -> anyhow::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("the workspace root")?;
-    // The same profile as this executable, so the binary lands beside it.
-    let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "-p", "fledge-controller", "--bin", "fledge"])
-        .args(profile)
-        .current_dir(root)
-        .status()
-        .context("running cargo build --bin fledge")?;
-    if !status.success() {
-        bail!("cargo build --bin fledge failed");
-    }
-    Ok(())
+        .with_context(|| format!("no {name} beside {}; run `cargo build -p fledge-e2e --bin {BINARY}`", exe.display()))
 }
 
 /// A free port on 127.0.0.1 (bound and released; the controller binds it right after).
@@ -66,7 +51,7 @@ impl ControllerProcess {
     /// Start `fledge controller --kubeconfig <kubeconfig>` with `extra` flags; its output goes
     /// to `log` (appended, so a restarted controller continues the same file).
     pub async fn start(kubeconfig: &Path, log: &Path, extra: &[&str]) -> anyhow::Result<Self> {
-        let binary = fledge_binary()?;
+        let binary = binary()?;
         let listen: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -4,10 +4,10 @@
 //! the notifications a chat channel would get. Needs nothing but the Rust toolchain. Does I/O.
 
 use crate::controller::ControllerProcess;
-use crate::sandbox::{Options, Sandbox};
 use anyhow::{Context, bail};
 use fledge_crds::canary::{Canary, CheckKind, Phase};
 use fledge_crds::istio::VirtualService;
+use fledge_sandbox_cluster::{Options, Sandbox};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
@@ -188,8 +188,8 @@ async fn set_image(client: &Client, image: &str, fault: Fault) -> anyhow::Result
         Fault::NeverReady => (Some("false"), None),
     };
     let annotations = json!({
-        crate::workloads::ANNOTATION_READY: ready,
-        crate::mesh::annotations::ERROR_RATE: errors,
+        fledge_sandbox_cluster::workloads::ANNOTATION_READY: ready,
+        fledge_sandbox_cluster::mesh::annotations::ERROR_RATE: errors,
     });
     let patch = json!({"spec": {"template": {
         "metadata": {"annotations": annotations},

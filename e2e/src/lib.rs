@@ -1,15 +1,6 @@
-//! The Fledge sandbox: a small Kubernetes cluster in one process, for the demo and every
-//! end-to-end test. An API server that kube-rs and kubectl talk to over HTTP, a simulator for
-//! Deployments and Pods, and an Istio mesh that routes simulated traffic by the
-//! VirtualServices Fledge writes and reports it as Istio metrics and Envoy access logs.
+//! Fledge's end-to-end tests and the `fledge-sandbox` demo: the real `fledge controller`
+//! started as a child process against a [`fledge_sandbox_cluster::Sandbox`], and the demo's
+//! scenario. The tests are under `tests/`, the benchmarks under `benches/`.
 
-pub mod apiserver;
 pub mod controller;
 pub mod demo;
-pub mod kubeconfig;
-pub mod loki;
-pub mod mesh;
-pub mod prometheus;
-pub mod sandbox;
-pub mod time;
-pub mod workloads;

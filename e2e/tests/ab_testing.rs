@@ -51,7 +51,7 @@ spec:
 "#;
 
 /// The paths of the inbound requests the pods labelled `app` logged since `since`, counted.
-async fn served(sb: &fledge_e2e::sandbox::Sandbox, app: &str, since: &str) -> BTreeMap<String, usize> {
+async fn served(sb: &fledge_sandbox_cluster::Sandbox, app: &str, since: &str) -> BTreeMap<String, usize> {
     let mut paths = BTreeMap::new();
     for entry in common::proxy_log(sb, app, Some(since)).await {
         if let Some(path) = entry["path"].as_str() {

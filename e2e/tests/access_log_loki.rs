@@ -9,7 +9,7 @@ mod common;
 use common::{access_log_check, client, events, install_crds, kubectl_ok, load_generator, sandbox, wait_for};
 use fledge_crds::canary::{Canary, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
-use fledge_e2e::loki::{Loki, Options as LokiOptions};
+use fledge_sandbox_cluster::loki::{Loki, Options as LokiOptions};
 use kube::Api;
 
 const TOKEN: &str = "l0ki-t0ken";

@@ -73,7 +73,8 @@ fn manifest() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_answering_errors_fails_its_checks_and_is_rolled_back() {
     let sb = sandbox().await;
-    let prometheus = fledge_e2e::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
+    let prometheus =
+        fledge_sandbox_cluster::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     install_crds(&sb).await;
     kubectl_ok(&sb, &["apply", "-f", "-"], Some(&manifest())).await;
     let log = sb.kubeconfig().with_file_name("fledge.log");
@@ -152,7 +153,8 @@ async fn a_release_answering_errors_fails_its_checks_and_is_rolled_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prometheus_that_goes_away_mid_rollout_fails_the_checks_and_rolls_back() {
     let sb = sandbox().await;
-    let prometheus = fledge_e2e::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
+    let prometheus =
+        fledge_sandbox_cluster::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     let address = prometheus.url.clone();
     install_crds(&sb).await;
     kubectl_ok(&sb, &["apply", "-f", "-"], Some(&manifest().replace("stepWeight: 25", "stepWeight: 10"))).await;

@@ -54,7 +54,7 @@ spec:
 "#;
 
 /// What `kubectl get` prints for `path` (a JSONPath) of one object in namespace `test`.
-async fn get(sb: &fledge_e2e::sandbox::Sandbox, what: &[&str], path: &str) -> String {
+async fn get(sb: &fledge_sandbox_cluster::Sandbox, what: &[&str], path: &str) -> String {
     let output = format!("jsonpath={path}");
     let args: Vec<&str> =
         ["-n", "test", "get"].into_iter().chain(what.iter().copied()).chain(["-o", &output]).collect();

@@ -13,8 +13,8 @@ use common::{Weights, client, eventually, install_crds, kubectl_ok, load_generat
 use fledge_analysis::threshold::shown;
 use fledge_crds::canary::{Canary, CheckKind, Phase, Verdict};
 use fledge_e2e::controller::ControllerProcess;
-use fledge_e2e::prometheus::Prometheus;
-use fledge_e2e::sandbox::Sandbox;
+use fledge_sandbox_cluster::Sandbox;
+use fledge_sandbox_cluster::prometheus::Prometheus;
 use kube::Api;
 use std::time::Duration;
 

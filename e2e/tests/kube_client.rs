@@ -75,16 +75,16 @@ async fn a_reflector_recovers_from_410_gone_after_an_outage() {
     // history the watcher would resume from is compacted away.
     sb.stop_api().await;
     let cm_type = sb.cluster.registry.get("", "v1", "configmaps").unwrap();
-    let key = fledge_e2e::apiserver::objects::key(&cm_type, Some("default"), "before");
+    let key = fledge_apiserver::objects::key(&cm_type, Some("default"), "before");
     sb.cluster.store.remove(&key);
     for i in 0..3 {
-        let object = fledge_e2e::apiserver::objects::prepare_create(
+        let object = fledge_apiserver::objects::prepare_create(
             &cm_type,
             Some("default"),
             serde_json::to_value(config_map(&format!("during-{i}"), "2")).unwrap(),
         )
         .unwrap();
-        let key = fledge_e2e::apiserver::objects::key(&cm_type, Some("default"), &format!("during-{i}"));
+        let key = fledge_apiserver::objects::key(&cm_type, Some("default"), &format!("during-{i}"));
         sb.cluster.store.write::<()>(&key, |_, _| Ok(Some(object))).unwrap();
     }
     sb.cluster.store.compact();
@@ -168,7 +168,7 @@ async fn finalizers_hold_a_deletion_and_owners_take_dependents_along() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_fail_or_stall_a_share_of_requests() {
-    use fledge_e2e::apiserver::faults::FaultConfig;
+    use fledge_apiserver::faults::FaultConfig;
     let sb = sandbox().await;
     let api: Api<ConfigMap> = Api::namespaced(client(&sb).await, "default");
     sb.cluster.faults.set(FaultConfig { error_share: 1.0, code: 500, ..Default::default() });

@@ -7,7 +7,7 @@ use common::{client, eventually, install_crds, kubectl, kubectl_ok, root, sandbo
 use fledge_crds::canary::{Canary, Phase};
 use fledge_crds::istio::VirtualService;
 use fledge_e2e::controller::ControllerProcess;
-use fledge_e2e::sandbox::Sandbox;
+use fledge_sandbox_cluster::Sandbox;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::Api;

@@ -8,9 +8,9 @@ mod common;
 
 use common::{client, kubectl_ok, sandbox};
 use fledge_analysis::loki::{self, Auth, Loki, Settings};
+use fledge_apiserver::store::Store;
 use fledge_controller::checks::pod_logs::{self, Source};
-use fledge_e2e::apiserver::store::Store;
-use fledge_e2e::loki::{Loki as LokiStandIn, Options as LokiOptions};
+use fledge_sandbox_cluster::loki::{Loki as LokiStandIn, Options as LokiOptions};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{eventually, kubectl_ok, sandbox};
-use fledge_e2e::prometheus::Prometheus;
+use fledge_sandbox_cluster::prometheus::Prometheus;
 use serde_json::Value;
 use std::time::Duration;
 

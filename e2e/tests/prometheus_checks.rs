@@ -84,7 +84,8 @@ fn metric(name: &str, min: Option<f64>, max: Option<f64>) -> CanaryMetric {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_built_in_metrics_read_the_canary_workload_from_a_real_prometheus() {
     let sb = sandbox().await;
-    let server = fledge_e2e::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
+    let server =
+        fledge_sandbox_cluster::prometheus::Prometheus::start(sb.url().trim_start_matches("http://")).await.unwrap();
     kubectl_ok(&sb, &["apply", "-f", "-"], Some(MANIFEST)).await;
     kubectl_ok(&sb, &["rollout", "status", "deployment/loadtester", "-n", "test", "--timeout=30s"], None).await;
     let client = Prometheus::new(Settings::new(server.url.clone())).unwrap();

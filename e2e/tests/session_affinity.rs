@@ -9,7 +9,7 @@ use common::{release, started};
 use common::{client, podinfo, wait_for};
 use fledge_crds::canary::Phase;
 use fledge_crds::istio::VirtualService;
-use fledge_e2e::sandbox::Sandbox;
+use fledge_sandbox_cluster::Sandbox;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Api;
 

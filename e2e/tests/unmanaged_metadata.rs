@@ -7,7 +7,7 @@ mod common;
 
 use common::{eventually, kubectl_ok, podinfo, release, started};
 use fledge_crds::canary::Phase;
-use fledge_e2e::sandbox::Sandbox;
+use fledge_sandbox_cluster::Sandbox;
 use serde_json::{Value, json};
 use std::time::Duration;
 

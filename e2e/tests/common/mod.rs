@@ -4,7 +4,7 @@
 
 pub mod receiver;
 
-use fledge_e2e::sandbox::{Options, Sandbox};
+use fledge_sandbox_cluster::{Options, Sandbox};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;

@@ -93,6 +93,7 @@ pub struct Mesh {
 
 impl Mesh {
     /// A mesh with no traffic yet.
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
     }
@@ -104,6 +105,7 @@ impl Mesh {
 
     /// Problems met in the last [`tick`](Self::tick) or [`send`](Self::send), by object (e.g. `Pod test/x`): bad
     /// annotations, VirtualServices Istio would reject, hosts that do not resolve.
+    #[cfg(test)]
     pub fn problems(&self) -> &BTreeMap<String, String> {
         &self.problems
     }
@@ -173,6 +175,7 @@ impl Mesh {
     }
 
     /// Sends one request at `at`: what its sender sees, with the log lines it caused; metrics are recorded too.
+    #[cfg(test)]
     pub fn send(
         &mut self,
         snapshot: &Snapshot,

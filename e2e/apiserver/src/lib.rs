@@ -1,34 +1,48 @@
 //! The sandbox's Kubernetes API server: the REST API over HTTP on 127.0.0.1 that kube-rs and
 //! kubectl use unmodified, backed by an in-memory store. It can be stopped and started again
-//! on the same port keeping its state, and told to fail a share of requests.
+//! on the same port keeping its state, and told to fail a share of requests. Does I/O (the
+//! HTTP server); below it the store is in memory and the schemas and patches are pure.
+//!
+//! It knows nothing of what runs against it: simulated controllers write through [`Cluster`]'s
+//! store like any client, and whatever wants its metrics scraped beside the API plugs a
+//! [`MetricsSource`] into `GET /metrics`.
 
 mod admission;
-pub mod convert;
-pub mod discovery;
+mod convert;
+mod discovery;
 pub mod errors;
 pub mod faults;
 mod handlers;
 mod lifecycle;
 pub mod objects;
-pub mod openapi;
-pub mod patch;
+mod openapi;
+mod patch;
 mod patching;
 pub mod registry;
-pub mod request;
-pub mod schema;
+mod request;
+mod schema;
 pub mod store;
 mod tables;
-pub mod watch;
+pub mod time;
+mod watch;
 
 use axum::Router;
 use faults::Faults;
 use registry::Registry;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// What `GET /metrics` serves, besides the API: the sandbox's mesh reports its Istio metrics
+/// there, so Prometheus scrapes one target as it would scrape the sidecars.
+pub trait MetricsSource: Send + Sync + std::fmt::Debug {
+    /// The Prometheus text exposition as it is now.
+    fn render(&self) -> String;
+}
 
 /// The state behind the API: objects, served types, injected faults. Cloning shares it.
 #[derive(Clone, Debug)]
@@ -40,11 +54,11 @@ pub struct Cluster {
     /// Failures to inject into API requests.
     pub faults: Faults,
     /// Bumped when a server stops, so its open watches end.
-    pub stops: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
-    /// The simulated mesh, whose metrics `/metrics` serves.
-    pub mesh: std::sync::Arc<std::sync::Mutex<crate::mesh::Mesh>>,
+    pub stops: Arc<tokio::sync::watch::Sender<u64>>,
+    /// What `/metrics` serves; empty without one.
+    pub metrics: Option<Arc<dyn MetricsSource>>,
     /// Requests served: (all, writes), for benchmarks.
-    pub counts: std::sync::Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+    pub counts: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
 }
 
 impl Default for Cluster {
@@ -60,14 +74,19 @@ impl Cluster {
             store: Store::new(),
             registry: Registry::new(),
             faults: Faults::default(),
-            stops: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
-            mesh: Default::default(),
+            stops: Arc::new(tokio::sync::watch::channel(0).0),
+            metrics: None,
             counts: Default::default(),
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             cluster.create_namespace(ns);
         }
         cluster
+    }
+
+    /// This cluster, serving `source` at `/metrics`.
+    pub fn with_metrics(self, source: Arc<dyn MetricsSource>) -> Self {
+        Self { metrics: Some(source), ..self }
     }
 
     /// Requests served so far: (all, writes).
@@ -109,7 +128,7 @@ pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    stops: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    stops: Arc<tokio::sync::watch::Sender<u64>>,
     task: JoinHandle<()>,
     gc: JoinHandle<()>,
 }

@@ -131,11 +131,13 @@ impl Labels {
     }
 
     /// The value of label `name`.
+    #[cfg(test)]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
     }
 
     /// Whether every `(name, value)` of `filter` is among the labels.
+    #[cfg(test)]
     pub fn matches(&self, filter: &[(&str, &str)]) -> bool {
         filter.iter().all(|(k, v)| self.get(k) == Some(*v))
     }
@@ -176,6 +178,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// An empty registry.
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
     }
@@ -193,11 +196,13 @@ impl Metrics {
     }
 
     /// The sum of `istio_requests_total` over the series with all the `filter` labels.
+    #[cfg(test)]
     pub fn requests_total(&self, filter: &[(&str, &str)]) -> u64 {
         self.requests.iter().filter(|(l, _)| l.matches(filter)).map(|(_, n)| n).sum()
     }
 
     /// Every `istio_requests_total` series with its value, sorted by labels.
+    #[cfg(test)]
     pub fn requests(&self) -> impl Iterator<Item = (&Labels, u64)> {
         self.requests.iter().map(|(l, n)| (l, *n))
     }

@@ -5,10 +5,10 @@
 //! 400 with a plain-text error as Loki does. It records the headers of every request and can
 //! demand a bearer token. Does I/O: an HTTP server on a free port of 127.0.0.1.
 
-use crate::apiserver::store::Store;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fledge_apiserver::store::Store;
 use regex::Regex;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -250,7 +250,7 @@ fn parse_time(text: &str) -> Option<u128> {
     if let Ok(seconds) = text.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1e9) as u128);
     }
-    crate::time::parse(text).map(nanos)
+    fledge_apiserver::time::parse(text).map(nanos)
 }
 
 /// A label matcher of a stream selector.

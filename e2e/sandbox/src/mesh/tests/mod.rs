@@ -5,8 +5,11 @@ mod exposition;
 mod routing;
 mod traffic;
 
+use super::Snapshot;
 use super::fixtures;
-use super::{Mesh, Outcome, Request, Snapshot, Workload};
+use super::router::Request;
+use super::sim::{Mesh, Outcome};
+use super::workload::Workload;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -3,9 +3,10 @@
 use super::*;
 use serde_json::{Value, json};
 
-const CANARY_CRD: &str = "/work/main/crds/yaml/canaries.fledge.dev.yaml";
-const ISTIO_CRDS: &str = "/work/shared/istio/crd-all.gen.yaml";
-const PODINFO: &str = "/work/main/examples/podinfo-canary.yaml";
+// From this crate (`e2e/apiserver`) up to the workspace; shared/ is beside the workspace.
+const CANARY_CRD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../crds/yaml/canaries.fledge.dev.yaml");
+const ISTIO_CRDS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/istio/crd-all.gen.yaml");
+const PODINFO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/podinfo-canary.yaml");
 
 fn documents(path: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));

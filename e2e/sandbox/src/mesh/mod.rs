@@ -10,38 +10,29 @@
 //! chosen pod answer, and [`telemetry`] and [`access_log`] report it the way the sidecars would. [`sim`] drives
 //! that for a slice of time.
 
-pub mod access_log;
+mod access_log;
 pub mod annotations;
-pub mod behaviour;
-pub mod cluster;
-pub mod cookies;
+mod behaviour;
+mod cluster;
+mod cookies;
 mod exchange;
-pub mod flags;
+mod flags;
 mod headers;
-pub mod load;
+mod load;
 mod matching;
-pub mod retries;
-pub mod router;
-pub mod sim;
-pub mod telemetry;
-pub mod time_format;
-pub mod workload;
+mod retries;
+mod router;
+mod sim;
+mod telemetry;
+mod time_format;
+mod workload;
 
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
 
-pub use access_log::Format as AccessLogFormat;
-pub use annotations::AnnotationError;
-pub use behaviour::Behaviour;
-pub use cookies::Jar;
-pub use headers::ResponseHeaders;
-pub use load::LoadSpec;
-pub use router::{Request, RouteTable, SendError};
-pub use sim::{LogLine, Mesh, Mirrored, Outcome, PodRef};
-pub use telemetry::Metrics;
-pub use workload::Workload;
+pub(crate) use sim::Mesh;
 
 use fledge_crds::istio::VirtualService;
 use k8s_openapi::api::core::v1::{Pod, Service};

@@ -1,4 +1,4 @@
-//! Times as Kubernetes writes them (RFC 3339, seconds, UTC).
+//! Times as Kubernetes writes and reads them (RFC 3339, UTC), through jiff. Pure.
 
 use k8s_openapi::jiff::Timestamp;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

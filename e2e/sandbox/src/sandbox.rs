@@ -1,13 +1,15 @@
 //! The whole sandbox: the API server plus the loops that play kube-controller-manager, kubelet
-//! and the Istio mesh against it, started and stopped together.
+//! and the Istio mesh against it, started and stopped together. Does I/O: the server, the
+//! kubeconfig file and the tasks that run the simulations.
 
-use crate::apiserver::{self, Cluster, Running, objects};
+use crate::mesh::Mesh;
 use crate::workloads::{self, Action, Settings};
+use fledge_apiserver::{self as apiserver, Cluster, MetricsSource, Running, objects};
 use rand::SeedableRng;
 use serde_json::Value;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 
@@ -39,6 +41,23 @@ impl Default for Options {
     }
 }
 
+/// The simulated mesh, shared by its loop (which moves traffic) and the API server's
+/// `/metrics` (which serves the Istio metrics that traffic made).
+#[derive(Debug, Default)]
+struct SharedMesh(Mutex<Mesh>);
+
+impl SharedMesh {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mesh> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl MetricsSource for SharedMesh {
+    fn render(&self) -> String {
+        self.lock().metrics().render()
+    }
+}
+
 /// A running sandbox.
 #[derive(Debug)]
 pub struct Sandbox {
@@ -54,7 +73,8 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts the API server and the simulators and writes the kubeconfig.
     pub async fn start(options: Options) -> anyhow::Result<Self> {
-        let cluster = Cluster::new();
+        let mesh = Arc::new(SharedMesh::default());
+        let cluster = Cluster::new().with_metrics(mesh.clone());
         let server = apiserver::serve(cluster.clone(), SocketAddr::from((Ipv4Addr::LOCALHOST, options.port))).await?;
         let addr = server.addr;
         let kubeconfig = options
@@ -67,7 +87,7 @@ impl Sandbox {
         }
         let loops = vec![
             tokio::spawn(run_workloads(cluster.clone(), options.workloads, options.tick)),
-            tokio::spawn(run_mesh(cluster.clone(), options.tick)),
+            tokio::spawn(run_mesh(cluster.clone(), mesh, options.tick)),
         ];
         Ok(Self { cluster, kubeconfig, server: Some(server), addr, loops })
     }
@@ -224,7 +244,7 @@ fn typed<T: serde::de::DeserializeOwned>(cluster: &Cluster, group: &str, resourc
 
 /// The mesh: every tick, the load generators' requests of the elapsed time are routed, served,
 /// counted in the metrics and written to the serving pods' istio-proxy logs.
-async fn run_mesh(cluster: Cluster, tick: Duration) {
+async fn run_mesh(cluster: Cluster, mesh: Arc<SharedMesh>, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     let mut last = SystemTime::now();
     let mut rng = rand::rngs::StdRng::from_os_rng();
@@ -236,7 +256,7 @@ async fn run_mesh(cluster: Cluster, tick: Duration) {
             services: typed(&cluster, "", "services"),
             virtual_services: typed(&cluster, "networking.istio.io", "virtualservices"),
         };
-        let lines = cluster.mesh.lock().unwrap_or_else(|e| e.into_inner()).tick(&snapshot, last, now, &mut rng);
+        let lines = mesh.lock().tick(&snapshot, last, now, &mut rng);
         last = now;
         let mut by_container: std::collections::BTreeMap<(String, String, String), Vec<(SystemTime, String)>> =
             Default::default();

@@ -50,16 +50,6 @@ impl Request {
         self.headers.insert(name.to_ascii_lowercase(), value.to_owned());
         self
     }
-
-    /// The host part of the authority.
-    pub fn host(&self) -> &str {
-        split_authority(&self.authority).0
-    }
-
-    /// The port of the authority, 80 when absent.
-    pub fn port(&self) -> u16 {
-        split_authority(&self.authority).1
-    }
 }
 
 /// Splits `host[:port]`; a port that is not a number is left in the host, which then resolves to nothing.
@@ -137,10 +127,7 @@ pub enum Decision<'s> {
     /// No route of the VirtualService matched: 404 with flag `NR`.
     NoRoute,
     /// The chosen destination is no Service port: 503 with flag `NC`.
-    NoCluster {
-        /// The destination host as written.
-        host: String,
-    },
+    NoCluster,
 }
 
 /// Where and how a request is forwarded.
@@ -214,11 +201,6 @@ enum Specificity {
 }
 
 impl RouteTable {
-    /// An empty table.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Brings the table up to `virtual_services`; returns `(object, problem)` for each one Istio would reject.
     pub fn refresh(&mut self, virtual_services: &[VirtualService]) -> Vec<(String, String)> {
         let mut next = BTreeMap::new();
@@ -333,7 +315,7 @@ impl RouteTable {
         };
         let (destination, _, destination_headers) = pick_weighted(&route.destinations, rng);
         let decision = match resolve_destination(services, destination, &vs.namespace, port) {
-            None => Decision::NoCluster { host: destination.host.clone() },
+            None => Decision::NoCluster,
             Some(cluster) => {
                 let mirror = route
                     .mirror

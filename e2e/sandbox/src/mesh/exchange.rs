@@ -106,9 +106,7 @@ pub(super) fn exchange(
     };
     match &routed.decision {
         Decision::NoRoute => local_reply(ctx, &hop, &routed, Flag::NoRoute, None, at, rng, &mut outcome),
-        Decision::NoCluster { .. } => {
-            local_reply(ctx, &hop, &routed, Flag::NoClusterFound, None, at, rng, &mut outcome)
-        }
+        Decision::NoCluster => local_reply(ctx, &hop, &routed, Flag::NoClusterFound, None, at, rng, &mut outcome),
         Decision::Forward(forward) => self::forward(ctx, &hop, &routed, forward, at, rng, &mut outcome),
     }
     // Envoy adds the route's response headers to upstream answers and to its own replies once a route is chosen.

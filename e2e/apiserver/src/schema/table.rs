@@ -48,6 +48,7 @@ impl PrinterColumn {
     /// The columns a CRD version is served with: its `additionalPrinterColumns`, or a single
     /// `Age` column of `.metadata.creationTimestamp` when it declares none (the server's
     /// `serveDefaultColumnsIfEmpty`).
+    #[cfg(test)]
     pub fn for_crd_version(version: &Value) -> Vec<PrinterColumn> {
         let declared: Vec<PrinterColumn> = version
             .get("additionalPrinterColumns")

@@ -16,7 +16,7 @@ const IN: &str = "body";
 
 /// Validates `object` against a CRD version's `openAPIV3Schema` and returns the errors in the
 /// order kube-apiserver lists them (schema errors, embedded resources, list types). CEL rules
-/// are separate: see [`super::validate_cel`] and [`super::validate_all`].
+/// are separate: see [`super::cel::validate_cel`] and [`super::validate_all`].
 pub fn validate(schema: &Value, object: &Value) -> Vec<FieldError> {
     let mut ctx = Ctx::default();
     let mut errors = validate_value(&mut ctx, schema, object, "").errors;

@@ -223,6 +223,7 @@ pub fn invalid_message(kind: &str, name: &str, errors: &[FieldError]) -> String 
 
 /// The 422 `Status` object for a rejected object, ready to send.
 /// `group` may be empty for the core group; `kind` is the bare kind.
+#[cfg(test)]
 pub fn invalid_status(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Value {
     let qualified = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
     let mut details = Map::new();

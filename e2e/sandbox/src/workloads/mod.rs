@@ -32,7 +32,7 @@ impl Default for Settings {
 
 /// A change the simulator wants made.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Create this pod.
     CreatePod(Value),
     /// Delete a pod.
@@ -47,10 +47,10 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
-use crate::time::{parse as time_of, rfc3339};
+use fledge_apiserver::time::{parse as time_of, rfc3339};
 
 /// The `pod-template-hash` of a template: stable, ten characters of the safe alphabet.
-pub fn template_hash(template: &Value) -> String {
+pub(crate) fn template_hash(template: &Value) -> String {
     // FNV-1a over the canonical JSON, as stable as Kubernetes' own hash is for a template.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in template.to_string().bytes() {
@@ -78,7 +78,7 @@ fn owned_by(pod: &Value, uid: &str) -> bool {
 }
 
 /// What the controllers do now.
-pub fn reconcile(deployments: &[Value], pods: &[Value], now: SystemTime, settings: Settings) -> Vec<Action> {
+pub(crate) fn reconcile(deployments: &[Value], pods: &[Value], now: SystemTime, settings: Settings) -> Vec<Action> {
     let mut actions = Vec::new();
     for pod in pods {
         if let Some(status) = kubelet(pod, now, settings) {

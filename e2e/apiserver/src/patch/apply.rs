@@ -109,6 +109,7 @@ pub enum ApplyError {
 /// Applies `applied` to the main resource as `manager` (server-side apply) and returns the new
 /// object with its managedFields; `live` is `None` to create. `now` is the RFC 3339 time recorded.
 /// See [`apply_subresource`].
+#[cfg(test)]
 pub fn apply(
     live: Option<&Value>,
     applied: &Value,

@@ -3,7 +3,7 @@
 //! Everything here follows kube-apiserver (v1.32) closely enough that kubectl and kube-rs see
 //! the same answers and messages as from a real cluster:
 //! - [`validate`] checks an object against a CRD version's `openAPIV3Schema` as kube-openapi
-//!   and apiextensions do, [`validate_cel`] runs its `x-kubernetes-validations` rules, and
+//!   and apiextensions do, [`validate_cel`](cel::validate_cel) runs its `x-kubernetes-validations` rules, and
 //!   [`validate_all`] does both in the server's order; [`to_status_causes`] and
 //!   [`invalid_message`] turn the errors into a 422 Status.
 //! - [`prune`] drops unknown fields (reporting them for `fieldValidation`), [`apply_defaults`]
@@ -29,11 +29,15 @@ mod validate;
 mod crd_tests;
 
 pub use builtin_tables::builtin_table;
-pub use cel::{validate_all, validate_cel};
-pub use errors::{FieldError, Reason, invalid_message, invalid_status, to_status_causes};
-pub use jsonpath::JsonPath;
+pub use cel::validate_all;
+#[cfg(test)]
+pub use cel::validate_cel;
+#[cfg(test)]
+pub use errors::{FieldError, Reason};
+pub use errors::{invalid_message, to_status_causes};
 pub use prune::{apply_defaults, prune};
 pub use table::{IncludeObject, PrinterColumn, table};
+#[cfg(test)]
 pub use validate::validate;
 
 /// `strict decoding error: unknown field "spec.foo", unknown field "spec.bar"`, from [`prune`]'s

@@ -23,9 +23,13 @@ mod update;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{ApplyError, Conflict, Conflicts, apply, apply_subresource};
+pub use apply::{ApplyError, apply_subresource};
+#[cfg(test)]
+pub use apply::{Conflicts, apply};
 pub use jsonpatch::json_patch;
-pub use keys::{BuiltinListKeys, ListKeys, ListType, MapKey};
+pub use keys::{BuiltinListKeys, ListKeys};
+#[cfg(test)]
+pub use keys::{ListType, MapKey};
 pub use merge::json_merge_patch;
 pub use schema_keys::SchemaListKeys;
 pub use strategic::strategic_merge_patch;
@@ -45,6 +49,7 @@ pub enum PatchError {
 
 impl PatchError {
     /// The HTTP status the API server answers with.
+    #[cfg(test)]
     pub fn status_code(&self) -> u16 {
         match self {
             PatchError::BadRequest(_) => 400,

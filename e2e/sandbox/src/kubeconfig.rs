@@ -1,4 +1,4 @@
-//! The kubeconfig file that points kubectl and kube-rs at the sandbox.
+//! The kubeconfig file that points kubectl and kube-rs at the sandbox. [`write`] does I/O.
 
 use std::path::Path;
 

@@ -1,5 +1,6 @@
 //! A real Prometheus server (the Debian package `prometheus`) started for a test or the demo,
-//! on a free loopback port, scraping the sandbox's mesh metrics every second.
+//! on a free loopback port, scraping the sandbox's mesh metrics every second. Does I/O: a child
+//! process and HTTP.
 
 use anyhow::{Context, bail};
 use std::net::TcpListener;
