@@ -10,9 +10,10 @@
 //! - [`process`]: the `fledge controller` process: the kube-runtime controller, leader
 //!   election, the HTTP endpoints and the process's metrics.
 //!
-//! The `fledge` binary is a thin command line over this.
+//! [`cli`] is the `fledge` command line; the `fledge` binary only calls it.
 
 pub mod checks;
+pub mod cli;
 pub mod cluster;
 pub mod delivery;
 pub mod error;

@@ -7,22 +7,28 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 
-/// The controller binary the tests and the demo run.
+/// The binary the tests and the demo run the controller with: `fledge-sandbox`, whose
+/// `fledge ...` runs the `fledge` command line ([`fledge_controller::cli`]) in its own
+/// process, so `fledge-sandbox fledge controller ...` is the controller a user runs.
 ///
-/// It is `controller/src/main.rs` built a second time as a binary of this package (see
-/// `e2e/Cargo.toml`): cargo builds a package's own binaries before it runs the package's
-/// integration tests and benches, so a test always finds one built from the code it was built
-/// from. The `fledge` binary of `fledge-controller` would not do: `cargo test -p fledge-e2e`
-/// does not rebuild another package's binary, and a stale controller would be tested. No
-/// cargo runs here; for the demo under `cargo run`, the `fledge-sandbox` binary builds this one
-/// first (see its `main.rs`).
-pub const BINARY: &str = "fledge-controller-under-test";
+/// Cargo builds a package's own binaries before it runs the package's integration tests and
+/// benches, so a test always finds one built from the code it was built from (the `fledge`
+/// binary of `fledge-controller` would not do: `cargo test -p fledge-e2e` does not rebuild
+/// another package's binary). The demo is `fledge-sandbox` itself. No cargo runs here.
+pub const BINARY: &str = "fledge-sandbox";
 
-/// Where [`BINARY`] is: beside this executable (`target/<profile>/`), or one folder up (test
-/// and bench executables are in `target/<profile>/deps/`).
+/// The argument of [`BINARY`] after which come the `fledge` command line's.
+pub const FLEDGE: &str = "fledge";
+
+/// Where [`BINARY`] is: this executable when it is the one, else beside it
+/// (`target/<profile>/`) or one folder up (test and bench executables are in
+/// `target/<profile>/deps/`).
 pub fn binary() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("locating this executable")?;
     let name = format!("{BINARY}{}", std::env::consts::EXE_SUFFIX);
+    if exe.file_name().is_some_and(|n| n == name.as_str()) {
+        return Ok(exe);
+    }
     exe.ancestors()
         .skip(1)
         .take(2)
@@ -59,6 +65,7 @@ impl ControllerProcess {
             .open(log)
             .with_context(|| format!("opening {}", log.display()))?;
         let child = Command::new(&binary)
+            .arg(FLEDGE)
             .arg("controller")
             .arg("--kubeconfig")
             .arg(kubeconfig)

@@ -1,10 +1,12 @@
 //! `fledge-sandbox`: a one-process Kubernetes cluster with an Istio mesh, for trying Fledge
 //! without a cluster and for the end-to-end tests.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fledge_sandbox_cluster::{Options, Sandbox};
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// A Kubernetes API server, Deployment simulator and Istio mesh in one process.
 #[derive(Parser, Debug)]
@@ -33,18 +35,33 @@ enum Command {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
     },
+    /// The `fledge` command line, in this process: `fledge-sandbox fledge controller ...` is the
+    /// controller the demo and the end-to-end tests start, built from the same code as this
+    /// binary, so `cargo run --bin fledge-sandbox` needs no second build.
+    #[command(disable_help_flag = true)]
+    Fledge {
+        /// The arguments of `fledge` (`controller --kubeconfig ...`, `--help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
-    match Cli::parse().command {
-        Command::Serve { port, kubeconfig } => serve(port, kubeconfig).await,
-        Command::Demo { timeout } => {
-            build_controller_under_cargo()?;
-            fledge_e2e::demo::run(std::time::Duration::from_secs(timeout)).await
-        }
+fn main() -> anyhow::Result<ExitCode> {
+    let command = Cli::parse().command;
+    if let Command::Fledge { args } = command {
+        // Before anything else starts: `fledge controller` sets up its own logging and runtime.
+        return fledge_controller::cli::main_with_args(std::iter::once(OsString::from("fledge")).chain(args));
     }
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            Command::Serve { port, kubeconfig } => serve(port, kubeconfig).await,
+            Command::Demo { timeout } => fledge_e2e::demo::run(std::time::Duration::from_secs(timeout)).await,
+            Command::Fledge { .. } => Ok(()),
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(port: u16, kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
@@ -56,38 +73,5 @@ async fn serve(port: u16, kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
     println!("metrics: {}/metrics", sandbox.url());
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     sandbox.stop().await;
-    Ok(())
-}
-
-/// Under `cargo run` (which sets `CARGO`), builds the controller the demo runs, so that the
-/// README's `cargo run --bin fledge-sandbox -- demo` works on a fresh clone and never runs a
-/// controller older than the code.
-///
-/// Why here and not in a library: `cargo run --bin fledge-sandbox` builds this binary alone,
-/// and stable cargo cannot make one binary depend on another. The tests need none of this
-/// (cargo builds the package's binaries before its tests). Once `fledge-controller` exposes its
-/// command line as a function, this binary can run the controller itself (as
-/// `fledge-sandbox controller ...`) and this step goes.
-fn build_controller_under_cargo() -> anyhow::Result<()> {
-    let Some(cargo) = std::env::var_os("CARGO") else { return Ok(()) };
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
-    // The same profile as this executable, so the binary lands beside it.
-    let profile: &[&str] = if cfg!(debug_assertions) { &[] } else { &["--release"] };
-    let mut build = std::process::Command::new(cargo);
-    build
-        .args(["build", "--quiet", "--manifest-path", manifest, "--bin", fledge_e2e::controller::BINARY])
-        .args(profile);
-    // Without what `cargo run` told this binary about its package: build scripts that watch
-    // those variables (ring's does) would otherwise be rebuilt here and again by the next
-    // ordinary build, and everything above them with them.
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|n| n.starts_with("CARGO_PKG_") || n.starts_with("CARGO_MANIFEST_")) {
-            build.env_remove(name);
-        }
-    }
-    let status = build.status().context("running cargo build for the demo's controller")?;
-    if !status.success() {
-        bail!("cargo build --bin {} failed", fledge_e2e::controller::BINARY);
-    }
     Ok(())
 }
