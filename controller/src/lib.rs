@@ -14,7 +14,7 @@
 
 pub mod checks;
 pub mod cli;
-pub mod cluster;
-pub mod delivery;
-pub mod error;
+mod cluster;
+mod delivery;
+mod error;
 pub mod process;

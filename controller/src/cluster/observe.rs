@@ -1,7 +1,7 @@
 //! Reading what a Canary depends on from the cluster: the target Deployment and the configs it
 //! uses, the primary, the target's autoscaler and the live routes. Does I/O (reads only).
 
-use crate::cluster::objects::{self, ConfigRefs, Names};
+use crate::cluster::objects::{self, ConfigKind, ConfigRefs, Names};
 use crate::cluster::rules::Rules;
 use crate::cluster::{revision, workload};
 use crate::error::Error;
@@ -103,7 +103,7 @@ pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<
         let cm = config_maps_api.get_opt(name).await.map_err(|e| Error::observe(format!("ConfigMap {name}"), e))?;
         // A missing config is the target's problem (its pods will not start), not ours.
         if let Some(cm) = cm.filter(|cm| objects::is_tracked(&cm.metadata)) {
-            hashes.insert(format!("configmap/{name}"), objects::config_map_hash(&cm));
+            hashes.insert(objects::tracked_config_key(ConfigKind::ConfigMap, name), objects::config_map_hash(&cm));
             tracked.config_maps.insert(name.clone());
             config_maps.push(cm);
         }
@@ -113,7 +113,7 @@ pub async fn observe(client: &Client, canary: &Canary, rules: &Rules) -> Result<
     for name in &referenced.secrets {
         let secret = secrets_api.get_opt(name).await.map_err(|e| Error::observe(format!("Secret {name}"), e))?;
         if let Some(secret) = secret.filter(objects::is_tracked_secret) {
-            hashes.insert(format!("secret/{name}"), objects::secret_hash(&secret));
+            hashes.insert(objects::tracked_config_key(ConfigKind::Secret, name), objects::secret_hash(&secret));
             tracked.secrets.insert(name.clone());
             secrets.push(secret);
         }

@@ -5,6 +5,7 @@ use crate::checks::AllChecks;
 use crate::checks::access_logs::AccessLogChecks;
 use crate::checks::metrics::MetricChecks;
 use crate::checks::webhooks::WebhookChecks;
+use crate::cluster::objects::{ConfigKind, tracked_config_key};
 use crate::cluster::reconcile::{self, Context};
 use crate::cluster::rules::Rules;
 use crate::delivery::event_hooks::EventHooks;
@@ -235,11 +236,11 @@ async fn controller(
     let controller = if settings.rules.config_tracking {
         controller
             .watches(api::<ConfigMap>(&client, ns), wc.clone(), move |cm| {
-                let key = format!("configmap/{}", cm.name_any());
+                let key = tracked_config_key(ConfigKind::ConfigMap, &cm.name_any());
                 canaries_of(&configs, cm.namespace(), |c| tracks(c, &key))
             })
             .watches(api::<Secret>(&client, ns), wc.clone(), move |s| {
-                let key = format!("secret/{}", s.name_any());
+                let key = tracked_config_key(ConfigKind::Secret, &s.name_any());
                 canaries_of(&secrets, s.namespace(), |c| tracks(c, &key))
             })
     } else {

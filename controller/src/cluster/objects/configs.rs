@@ -28,13 +28,6 @@ pub struct ConfigRefs {
     pub secrets: BTreeSet<String>,
 }
 
-impl ConfigRefs {
-    /// Whether no ConfigMap or Secret is referenced.
-    pub fn is_empty(&self) -> bool {
-        self.config_maps.is_empty() && self.secrets.is_empty()
-    }
-}
-
 /// The two kinds of tracked configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ConfigKind {
@@ -228,7 +221,7 @@ mod tests {
             set(&["podinfo-bundle", "podinfo-config", "podinfo-env", "podinfo-init", "shared-config"])
         );
         assert_eq!(refs.secrets, set(&["podinfo-bundle-secret", "podinfo-secret-env", "podinfo-tls", "podinfo-token"]));
-        assert!(referenced_configs(&PodTemplateSpec::default()).is_empty());
+        assert_eq!(referenced_configs(&PodTemplateSpec::default()), ConfigRefs::default());
     }
 
     #[test]
