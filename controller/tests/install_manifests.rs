@@ -708,3 +708,32 @@ fn the_needs_above_name_code_that_exists() {
         }
     }
 }
+
+#[test]
+fn the_image_runs_as_the_user_and_on_the_port_the_manifests_expect() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    let instruction = |name: &str| -> Vec<String> {
+        let prefix = format!("{name} ");
+        dockerfile.lines().filter_map(|l| l.strip_prefix(prefix.as_str())).map(str::to_owned).collect()
+    };
+    assert_eq!(instruction("ENTRYPOINT"), [r#"["/fledge"]"#], "the binary is the entry point");
+    assert_eq!(instruction("CMD"), [r#"["controller"]"#], "and runs the controller unless told otherwise");
+    let froms = instruction("FROM");
+    assert!(froms.len() >= 2, "a multi-stage build: {froms:?}");
+    assert!(froms.last().unwrap().starts_with("gcr.io/distroless/"), "runs from a distroless image: {froms:?}");
+    assert!(
+        dockerfile.contains("cargo build --release --locked -p fledge-controller --bin fledge"),
+        "builds the fledge binary from the committed Cargo.lock"
+    );
+    let user = instruction("USER");
+    let expose = instruction("EXPOSE");
+    for r in rendered() {
+        let name = r.variant.name();
+        let pod = r.pod_spec().security_context.unwrap_or_default();
+        let expected = format!("{}:{}", pod.run_as_user.unwrap(), pod.run_as_group.unwrap());
+        assert_eq!(user, [expected], "{name}: the pod runs as the image's user");
+        let port = r.container().ports.unwrap()[0].container_port;
+        assert_eq!(expose, [port.to_string()], "{name}: the image exposes the container port");
+        assert_eq!(r.container().args.unwrap()[0], "controller", "{name}: the arguments replace CMD, and start alike");
+    }
+}
