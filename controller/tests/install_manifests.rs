@@ -737,3 +737,15 @@ fn the_image_runs_as_the_user_and_on_the_port_the_manifests_expect() {
         assert_eq!(r.container().args.unwrap()[0], "controller", "{name}: the arguments replace CMD, and start alike");
     }
 }
+
+#[test]
+fn docs_install_lists_every_flag_and_every_resource_of_the_rbac() {
+    let doc = std::fs::read_to_string(repo().join("docs/install.md")).unwrap();
+    let (flags, variables) = controller_flags();
+    for item in flags.iter().filter(|f| *f != "--help").chain(&variables) {
+        assert!(doc.contains(&format!("`{item}`")), "docs/install.md does not mention `{item}`");
+    }
+    for n in NEEDS.iter().chain(CONFIG_TRACKING).chain(OWN_NAMESPACE) {
+        assert!(doc.contains(&format!("`{}`", n.resource)), "docs/install.md's RBAC table lacks `{}`", n.resource);
+    }
+}
