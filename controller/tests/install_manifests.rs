@@ -458,6 +458,8 @@ fn the_controller_runs_this_release_as_its_service_account_with_real_flags() {
         assert_eq!(ports.len(), 1, "{name}");
         assert_eq!(ports[0].container_port, port, "{name}: the container port is --listen's");
         let port_name = ports[0].name.clone().unwrap();
+        let annotations = spec.template.metadata.as_ref().and_then(|m| m.annotations.clone()).unwrap_or_default();
+        assert_eq!(annotations.get("prometheus.io/port"), Some(&port.to_string()), "{name}: scraped on that port");
         for (probe, path) in [(&container.liveness_probe, "/healthz"), (&container.readiness_probe, "/readyz")] {
             let get = probe.as_ref().and_then(|p| p.http_get.as_ref()).expect("an HTTP probe");
             assert_eq!(get.path.as_deref(), Some(path), "{name}");
