@@ -26,7 +26,8 @@ enum Command {
     Controller(Box<ControllerArgs>),
     /// Print the fledge.dev CustomResourceDefinitions as YAML (pipe to `kubectl apply --server-side -f -`).
     Crds {
-        /// Write one file per CRD into this folder instead (how `crds/yaml/` is regenerated).
+        /// Write one file per CRD, and a kustomization.yaml listing them, into this folder
+        /// instead (how `crds/yaml/` is regenerated).
         #[arg(long)]
         out_dir: Option<PathBuf>,
     },
@@ -137,10 +138,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
             Ok(ExitCode::SUCCESS)
         }
         Command::Crds { out_dir: Some(dir) } => {
-            for crd in fledge_crds::generate::crds() {
-                let path = dir.join(fledge_crds::generate::file_name(&crd));
-                std::fs::write(&path, fledge_crds::generate::to_yaml(&crd))
-                    .with_context(|| format!("writing {}", path.display()))?;
+            for (name, text) in fledge_crds::generate::files() {
+                let path = dir.join(name);
+                std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
