@@ -1,6 +1,6 @@
 //! A real Prometheus server (the Debian package `prometheus`) started for a test or the demo,
-//! on a free loopback port, scraping the sandbox's mesh metrics every second. Does I/O: a child
-//! process and HTTP.
+//! on a free loopback port, scraping the sandbox's mesh metrics every second (and whatever else
+//! it is told to scrape). Does I/O: a child process and HTTP.
 
 use anyhow::{Context, bail};
 use std::net::TcpListener;
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub struct Prometheus {
     child: Child,
     dir: PathBuf,
+    config: PathBuf,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
 }
@@ -29,23 +30,35 @@ impl Prometheus {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("fledge-prometheus-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: sandbox-mesh\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  static_configs:\n  - targets: ['{target}']\n"
-        );
         let config_path = dir.join("prometheus.yml");
-        std::fs::write(&config_path, config)?;
+        std::fs::write(&config_path, config(&[target]))?;
         let child = Command::new(&binary)
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--log.level=warn")
+            // For `/-/reload`, used by [`Prometheus::scrape`].
+            .arg("--web.enable-lifecycle")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {binary} (install the Debian package prometheus)"))?;
-        let prometheus = Self { child, dir, url: format!("http://127.0.0.1:{port}") };
+        let prometheus = Self { child, dir, config: config_path, url: format!("http://127.0.0.1:{port}") };
         prometheus.wait_ready(Duration::from_secs(30)).await?;
         Ok(prometheus)
+    }
+
+    /// Scrapes `targets` (`127.0.0.1:<port>`, path `/metrics`) every second from now on, in
+    /// place of the targets before (name the mesh again to keep it); what was scraped stays.
+    /// For a target that starts after Prometheus: a controller is given Prometheus' address.
+    pub async fn scrape(&self, targets: &[&str]) -> anyhow::Result<()> {
+        std::fs::write(&self.config, config(targets))?;
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+        let response = client.post(format!("{}/-/reload", self.url)).send().await?;
+        if !response.status().is_success() {
+            bail!("prometheus at {} refused to reload: {}", self.url, response.text().await?);
+        }
+        Ok(())
     }
 
     async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
@@ -78,6 +91,14 @@ impl Prometheus {
         };
         Ok(value.and_then(|v| v.parse().ok()))
     }
+}
+
+/// The configuration: one job, `sandbox`, scraping `targets` every second.
+fn config(targets: &[&str]) -> String {
+    let targets = targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+    format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: sandbox\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  static_configs:\n  - targets: [{targets}]\n"
+    )
 }
 
 impl Drop for Prometheus {
