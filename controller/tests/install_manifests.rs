@@ -498,6 +498,8 @@ fn the_controller_runs_this_release_as_its_service_account_with_real_flags() {
             );
             assert_eq!(monitor["spec"]["endpoints"][0]["port"], port_name.as_str(), "{name}");
             assert_eq!(monitor["spec"]["endpoints"][0]["path"], "/metrics", "{name}");
+            // The Canary's `namespace` label must survive the scrape for the dashboard.
+            assert_eq!(monitor["spec"]["endpoints"][0]["honorLabels"], true, "{name}: honorLabels");
         } else {
             assert!(r.all("ServiceMonitor").is_empty(), "{name}: the ServiceMonitor is optional");
         }
