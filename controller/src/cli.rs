@@ -1,6 +1,6 @@
 //! The `fledge` command line: `fledge controller` runs the controller, `fledge crds` prints
-//! the CustomResourceDefinitions and `fledge validate` checks manifests before they are
-//! applied. A library function, so that the `fledge` binary and the sandbox's
+//! the CustomResourceDefinitions, `fledge validate` checks manifests before they are
+//! applied and `fledge preflight` checks a cluster before the controller runs there. A library function, so that the `fledge` binary and the sandbox's
 //! `fledge-sandbox fledge ...` (what the end-to-end tests and the demo run) are the same code.
 
 use crate::cluster::rules::{LabelPrefixes, Rules, SelectorLabels};
@@ -39,6 +39,51 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check that the cluster of the kubeconfig has what Fledge needs: its CRDs at this
+    /// version, Istio's, the permissions of this identity, the Prometheus and its Istio
+    /// metrics, and optionally one Canary's target and sidecars. Exits 1 when anything is
+    /// missing or cannot be checked (warnings allowed).
+    Preflight(PreflightArgs),
+}
+
+/// Flags of `fledge preflight`; those it shares with `fledge controller` mean the same.
+#[derive(clap::Args)]
+struct PreflightArgs {
+    /// Kubeconfig file; without it, `KUBECONFIG` or the in-cluster service account.
+    #[arg(long, env = "FLEDGE_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Check the permissions in this namespace only (the namespaced install; default: all namespaces).
+    #[arg(long, env = "FLEDGE_NAMESPACE")]
+    namespace: Option<String>,
+    /// Default Prometheus address for the built-in metrics.
+    #[arg(long, env = "FLEDGE_METRICS_SERVER", default_value = "http://prometheus.istio-system:9090")]
+    metrics_server: String,
+    /// Namespace of the leader Lease (default: --namespace, else fledge-system).
+    #[arg(long, env = "FLEDGE_LEADER_ELECTION_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Whether the controller tracks ConfigMaps and Secrets (it then needs more permissions).
+    #[arg(long, env = "FLEDGE_ENABLE_CONFIG_TRACKING", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    enable_config_tracking: bool,
+    /// Also check this Canary (`namespace/name`): it exists, its target exists and the target's
+    /// pods have an istio-proxy sidecar.
+    #[arg(long, value_parser = parse_canary)]
+    canary: Option<(String, String)>,
+    /// How long each call to the API server or Prometheus may take, in seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout_seconds: u64,
+    /// `text` for people, or `json`.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    output: String,
+}
+
+fn parse_canary(value: &str) -> Result<(String, String), String> {
+    match value.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok((ns.to_owned(), name.to_owned()))
+        }
+        _ => Err(format!("{value:?} is not namespace/name")),
+    }
 }
 
 /// Flags of `fledge controller`; each has an environment variable of the same meaning.
@@ -146,7 +191,34 @@ pub fn main_with_args(args: impl IntoIterator<Item = impl Into<OsString> + Clone
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => validate(&files),
+        Command::Preflight(args) => preflight(args),
     }
+}
+
+fn preflight(args: PreflightArgs) -> anyhow::Result<ExitCode> {
+    use crate::process::preflight;
+    let options = preflight::Options {
+        lease_namespace: args
+            .leader_election_namespace
+            .or_else(|| args.namespace.clone())
+            .unwrap_or_else(|| "fledge-system".to_owned()),
+        namespace: args.namespace,
+        config_tracking: args.enable_config_tracking,
+        metrics_server: args.metrics_server,
+        canary: args.canary,
+        timeout: std::time::Duration::from_secs(args.timeout_seconds.max(1)),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime.block_on(async {
+        let client = crate::process::controller::client(args.kubeconfig.as_ref()).await?;
+        anyhow::Ok(preflight::run(&client, &options).await)
+    })?;
+    if args.output == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {

@@ -1,9 +1,11 @@
 //! The install manifests under `config/`, rendered by the real `kubectl kustomize` as
 //! `kubectl apply -k` renders them: every object is valid for its kind, the controller runs
 //! restricted, as its ServiceAccount, with the image and flags of this release, and the RBAC
-//! grants exactly what the controller's requests need (a list kept here, each entry naming the
-//! code that makes the request), no more and no less.
+//! grants exactly what the controller's requests need (the list `fledge preflight` checks,
+//! [`fledge_controller::process::preflight::NEEDS`], each entry naming the code that makes the
+//! request), no more and no less.
 
+use fledge_controller::process::preflight::{CONFIG_TRACKING, NEEDS, Need, OWN_NAMESPACE};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -21,137 +23,6 @@ use std::sync::OnceLock;
 const IMAGE: &str = "ghcr.io/fledge-dev/fledge";
 /// The ServiceAccount the controller runs as, in every install.
 const SERVICE_ACCOUNT: &str = "fledge";
-/// The leader Lease (`--leader-election-name`'s default).
-const LEASE: &str = "fledge-leader";
-
-/// A request the controller makes: API group, resource (with its subresource), the verbs, the
-/// one object it is limited to (when the code only ever names that one), and the code that
-/// makes it.
-struct Need {
-    group: &'static str,
-    resource: &'static str,
-    verbs: &'static [&'static str],
-    name: Option<&'static str>,
-    made_by: &'static str,
-}
-
-const fn need(
-    group: &'static str,
-    resource: &'static str,
-    verbs: &'static [&'static str],
-    made_by: &'static str,
-) -> Need {
-    Need { group, resource, verbs, name: None, made_by }
-}
-
-/// What the controller's requests need in the namespaces it watches, with any flags. Server-side
-/// apply is a PATCH that the API server authorizes as `create` when the object does not exist
-/// yet, so each kind Fledge applies needs both; it reads the live object first (`get`) to skip
-/// writes that would change nothing. Paths are under `controller/src/`.
-const NEEDS: &[Need] = &[
-    need("fledge.dev", "canaries", &["list", "watch"], "process/controller.rs: Controller::new watches the Canaries"),
-    need("fledge.dev", "canaries", &["get"], "cluster/reconcile.rs reconcile_latest reads the Canary afresh"),
-    need(
-        "fledge.dev",
-        "canaries",
-        &["patch"],
-        "cluster/act.rs remove_annotations (merge patch); cluster/revert.rs set_finalizers (JSON patch)",
-    ),
-    need("fledge.dev", "canaries/status", &["patch"], "cluster/act.rs write_status"),
-    need(
-        "fledge.dev",
-        "canaries/finalizers",
-        &["update"],
-        "cluster/objects/mod.rs owner_reference sets blockOwnerDeletion, which the \
-         OwnerReferencesPermissionEnforcement admission plugin allows only with this",
-    ),
-    need("fledge.dev", "metrictemplates", &["get"], "checks/metrics.rs reads a metric's templateRef"),
-    need(
-        "fledge.dev",
-        "alertproviders",
-        &["get"],
-        "delivery/notifications.rs destination reads an alert's providerRef",
-    ),
-    need(
-        "apps",
-        "deployments",
-        &["list", "watch"],
-        "process/controller.rs: .watches(Deployment) for targets and primaries",
-    ),
-    need(
-        "apps",
-        "deployments",
-        &["get"],
-        "cluster/observe.rs reads the target and the primary; checks/access_logs.rs reads a version's Deployment",
-    ),
-    need("apps", "deployments", &["create", "patch"], "cluster/act.rs promote_primary applies the primary"),
-    need("apps", "deployments/scale", &["patch"], "cluster/act.rs scale_target"),
-    need("", "services", &["list", "watch"], "process/controller.rs: .owns(Service)"),
-    need(
-        "",
-        "services",
-        &["get", "create", "patch"],
-        "cluster/act.rs ensure_routing; cluster/revert.rs restore_routes",
-    ),
-    need(
-        "autoscaling",
-        "horizontalpodautoscalers",
-        &["list", "watch"],
-        "process/controller.rs: .owns(HorizontalPodAutoscaler)",
-    ),
-    need(
-        "autoscaling",
-        "horizontalpodautoscalers",
-        &["get", "create", "patch"],
-        "cluster/observe.rs reads the target's autoscaler; cluster/act.rs ensure_routing applies the primary's",
-    ),
-    need("networking.istio.io", "virtualservices", &["list", "watch"], "process/controller.rs: .owns(VirtualService)"),
-    need(
-        "networking.istio.io",
-        "virtualservices",
-        &["get", "create", "patch"],
-        "cluster/observe.rs, cluster/act.rs ensure_routing and route_all_to_primary, cluster/takeover.rs restore",
-    ),
-    need(
-        "networking.istio.io",
-        "destinationrules",
-        &["list", "watch"],
-        "process/controller.rs: .owns(DestinationRule)",
-    ),
-    need("networking.istio.io", "destinationrules", &["get", "create", "patch"], "cluster/act.rs ensure_routing"),
-    need(
-        "",
-        "secrets",
-        &["get"],
-        "checks/credentials.rs: Prometheus, Loki, webhook-signing and chat credentials, read by name",
-    ),
-    need("", "pods", &["list"], "checks/pod_logs.rs read lists a version's pods"),
-    need("", "pods/log", &["get"], "checks/pod_logs.rs read_pod streams istio-proxy's log"),
-    need("events.k8s.io", "events", &["create"], "delivery/events.rs Publisher::record"),
-];
-
-/// What config tracking (`--enable-config-tracking`, on by default) adds: the role
-/// `fledge-config-tracking`, which `components/no-config-tracking` removes.
-const CONFIG_TRACKING: &[Need] = &[
-    need("", "configmaps", &["list", "watch"], "process/controller.rs: .watches(ConfigMap) when tracking"),
-    need("", "configmaps", &["get"], "cluster/observe.rs reads the target's ConfigMaps"),
-    need("", "configmaps", &["create", "patch"], "cluster/act.rs promote_primary applies <name>-primary"),
-    need("", "secrets", &["list", "watch"], "process/controller.rs: .watches(Secret) when tracking"),
-    need("", "secrets", &["get"], "cluster/observe.rs reads the target's Secrets"),
-    need("", "secrets", &["create", "patch"], "cluster/act.rs promote_primary applies <name>-primary"),
-];
-
-/// What the controller needs in its own namespace only: the leader Lease.
-const OWN_NAMESPACE: &[Need] = &[
-    need("coordination.k8s.io", "leases", &["create"], "process/leader.rs creates the Lease when there is none"),
-    Need {
-        group: "coordination.k8s.io",
-        resource: "leases",
-        verbs: &["get", "update"],
-        name: Some(LEASE),
-        made_by: "process/leader.rs reads the Lease, renews, takes over and releases it (update with resourceVersion)",
-    },
-];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
