@@ -471,7 +471,7 @@ async fn check_permissions(client: &Client, options: &Options) -> Vec<Finding> {
                 return vec![Finding::new(
                     Status::CannotCheck,
                     "permissions",
-                    "cannot check permissions: the API server does not serve SelfSubjectAccessReview \
+                    "the API server does not serve SelfSubjectAccessReview \
                      (authorization.k8s.io/v1); check the roles by hand with `kubectl auth can-i --list`",
                 )];
             }
@@ -728,10 +728,10 @@ mod tests {
              warning      CRD alertproviders.fledge.dev: the schema of v1beta1 differs\n\
              preflight passed: 2 checks, 1 warnings\n"
         );
-        report.findings.push(Finding::new(Status::CannotCheck, "permissions", "cannot check permissions: 404"));
+        report.findings.push(Finding::new(Status::CannotCheck, "permissions", "no SelfSubjectAccessReview"));
         assert!(!report.passed());
         assert!(report.render().ends_with(
-            "cannot check permissions: cannot check permissions: 404\npreflight failed: 0 missing, 1 could not be checked, 1 warnings\n"
+            "cannot check permissions: no SelfSubjectAccessReview\npreflight failed: 0 missing, 1 could not be checked, 1 warnings\n"
         ));
         report.findings[2].status = Status::Missing;
         assert!(!report.passed());
