@@ -147,7 +147,7 @@ async fn a_complete_install_passes() {
     assert_eq!(out.line("Canary test/podinfo"), "ok           Canary test/podinfo: exists");
     assert_eq!(out.line("target Deployment test/podinfo"), "ok           target Deployment test/podinfo: exists");
     let sidecar = out.line("istio-proxy sidecar in the pods of test/podinfo");
-    assert!(sidecar.starts_with("ok ") && sidecar.ends_with("1 running pods have it"), "{sidecar}");
+    assert!(sidecar.starts_with("ok ") && sidecar.ends_with("every running pod has it (1)"), "{sidecar}");
     let permitted = assert_permissions(&out);
     assert_eq!(out.passed, permitted, "{}", out.stdout);
     let failures: Vec<&str> =
@@ -200,8 +200,13 @@ async fn what_is_missing_fails_each_with_its_own_line() {
     assert!(!out.passed);
     assert!(out.line("CRD canaries.fledge.dev").starts_with("ok "), "{}", out.stdout);
     let sidecar = out.line("istio-proxy sidecar in the pods of test/podinfo");
-    assert!(sidecar.starts_with("missing      istio-proxy sidecar in the pods of test/podinfo: podinfo-"), "{sidecar}");
-    assert!(sidecar.contains("have none; label the namespace `istio-injection=enabled`"), "{sidecar}");
+    assert!(
+        sidecar.starts_with(
+            "missing      istio-proxy sidecar in the pods of test/podinfo: 1 of 1 running pods have none (podinfo-"
+        ),
+        "{sidecar}"
+    );
+    assert!(sidecar.contains("); label the namespace `istio-injection=enabled`"), "{sidecar}");
 
     let out = preflight(&sb, &nowhere, &["--canary", "test/nothing"]).await;
     assert_eq!(out.line("Canary test/nothing"), "missing      Canary test/nothing: not found");

@@ -11,7 +11,6 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -312,24 +311,24 @@ pub fn accesses(namespace: Option<&str>, lease_namespace: &str, config_tracking:
     let needs = watched
         .map(|n| (n, namespace.map(str::to_owned)))
         .chain(OWN_NAMESPACE.iter().map(|n| (n, Some(lease_namespace.to_owned()))));
-    let mut grouped: BTreeMap<(Option<String>, &str, &str, Option<&str>), Vec<&'static str>> = BTreeMap::new();
-    let mut order = Vec::new();
-    for (n, ns) in needs {
-        let key = (ns, n.group, n.resource, n.name);
-        if !grouped.contains_key(&key) {
-            order.push(key.clone());
+    let mut out: Vec<Access> = Vec::new();
+    for (n, namespace) in needs {
+        let same =
+            |a: &&mut Access| (a.group, a.resource, a.name, &a.namespace) == (n.group, n.resource, n.name, &namespace);
+        let access = match out.iter_mut().find(same) {
+            Some(access) => access,
+            None => {
+                out.push(Access { group: n.group, resource: n.resource, name: n.name, namespace, verbs: Vec::new() });
+                out.last_mut().expect("just pushed")
+            }
+        };
+        for verb in n.verbs {
+            if !access.verbs.contains(verb) {
+                access.verbs.push(verb);
+            }
         }
-        let verbs = grouped.entry(key).or_default();
-        verbs.extend(n.verbs.iter().filter(|v| !verbs.contains(v)).collect::<Vec<_>>());
     }
-    order
-        .into_iter()
-        .map(|key| {
-            let verbs = grouped[&key].clone();
-            let (namespace, group, resource, name) = key;
-            Access { group, resource, name, namespace, verbs }
-        })
-        .collect()
+    out
 }
 
 /// The line of one access, from the verbs the API server denied.
@@ -596,14 +595,16 @@ pub fn sidecar_finding(what: String, pods: &[Pod]) -> Finding {
         .map(|p| p.metadata.name.clone().unwrap_or_default())
         .collect();
     if without.is_empty() {
-        return Finding::new(Status::Ok, what, format!("{} running pods have it", running.len()));
+        return Finding::new(Status::Ok, what, format!("every running pod has it ({})", running.len()));
     }
     Finding::new(
         Status::Missing,
         what,
         format!(
-            "{} have none; label the namespace `istio-injection=enabled` (and remove any \
+            "{} of {} running pods have none ({}); label the namespace `istio-injection=enabled` (and remove any \
              `sidecar.istio.io/inject: \"false\"`), then restart the pods",
+            without.len(),
+            running.len(),
             without.join(", ")
         ),
     )
@@ -705,7 +706,10 @@ mod tests {
         let bare =
             sidecar_finding(what(), &[pod("a", "Running", &["app", "istio-proxy"]), pod("c", "Running", &["app"])]);
         assert_eq!(bare.status, Status::Missing);
-        assert!(bare.detail.starts_with("c have none; label the namespace `istio-injection=enabled`"), "{bare}");
+        assert!(
+            bare.detail.starts_with("1 of 2 running pods have none (c); label the namespace `istio-injection=enabled`"),
+            "{bare}"
+        );
         let none = sidecar_finding(what(), &[pod("b", "Pending", &["app"])]);
         assert_eq!(
             (none.status, none.detail.as_str()),
